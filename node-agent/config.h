@@ -1,0 +1,32 @@
+// spotguard-agent's configuration: every flag, its environment variable and its default.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/flags.h"
+
+namespace spotguard::agent {
+
+struct Config {
+  std::string node_name;                  // NODE_NAME from the downward API
+  std::string cloud = "auto";             // auto | azure | aws | gcp
+  std::string imds_endpoint = "http://169.254.169.254";
+  std::string azure_endpoint, aws_endpoint, gcp_endpoint;  // per-cloud overrides
+  absl::Duration poll_interval = absl::Seconds(1);
+  std::string extender_address;           // host:port of the extender's gRPC service
+  std::string token_path = "/var/run/secrets/spotguard/token";
+  std::string kubeconfig;
+  std::string listen_address = ":9101";   // /metrics, /healthz, /readyz
+  bool dry_run = false;
+  std::string taint_effect = "NoSchedule";
+  std::string log_level = "info";
+};
+
+// Binds every field of `config` to a flag in `flags`.
+void RegisterFlags(FlagSet& flags, Config& config);
+// Checks values that flags alone cannot (names, ranges); one clear message per problem.
+absl::Status Validate(const Config& config);
+
+}  // namespace spotguard::agent

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Builds the real components spotguard's tests and demo run against, from the Go module
+# proxy, into a cache keyed by version (scripts/versions.sh):
+#   kube-apiserver, kube-scheduler, kubectl  (k8s.io/kubernetes, wrapper-module technique)
+#   etcd                                     (go.etcd.io/etcd/server/v3)
+#   kwok                                     (sigs.k8s.io/kwok)
+#   ec2-metadata-mock                        (github.com/aws/amazon-ec2-metadata-mock)
+# Prints nothing but a summary when everything is already cached.
+#
+# Usage: scripts/build-tools.sh [--print-dir]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/versions.sh"
+
+if [ "${1:-}" = "--print-dir" ]; then echo "$TOOLS_DIR"; exit 0; fi
+command -v go >/dev/null || { echo "build-tools: 'go' is not on PATH; install Go (>= 1.26) first" >&2; exit 1; }
+
+mkdir -p "$TOOLS_DIR"
+export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local CGO_ENABLED=0
+
+# build_module NAME VERSION_DIR GO_MOD_BODY PACKAGES LDFLAGS
+# Builds PACKAGES of a throwaway wrapper module into $TOOLS_DIR/NAME-VERSION/.
+build_module() {
+  local name=$1 out="$TOOLS_DIR/$2" gomod=$3 pkgs=$4 ldflags=$5
+  if [ -f "$out/.complete" ]; then echo "build-tools: $2 cached in $out"; return; fi
+  local work; work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  printf '%s\n' "$gomod" > "$work/go.mod"
+  { echo '//go:build tools'; echo 'package tools'; for p in $pkgs; do echo "import _ \"$p\""; done; } > "$work/tools.go"
+  echo "build-tools: building $2 (this takes a while the first time)"
+  local start=$SECONDS
+  (cd "$work" && go mod tidy >/dev/null && mkdir -p "$out.tmp" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp/" $pkgs)
+  rm -rf "$out" && mv "$out.tmp" "$out" && touch "$out/.complete"
+  echo "build-tools: built $2 in $((SECONDS - start)) s"
+}
+
+# --- Kubernetes: require k8s.io/kubernetes and replace every staging module with its
+# published v0.Y.Z twin (the list comes from that release's own go.mod).
+k8s_minor=${KUBERNETES_VERSION#v1.}; k8s_minor=${k8s_minor%%.*}
+staging_version="v0.${KUBERNETES_VERSION#v1.}"
+if [ ! -f "$TOOLS_DIR/kubernetes-$KUBERNETES_VERSION/.complete" ]; then
+  k8s_gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -n "$k8s_gomod" ] || { echo "build-tools: cannot download k8s.io/kubernetes@$KUBERNETES_VERSION" >&2; exit 1; }
+  replaces=$(sed -n 's#^\s*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$k8s_gomod" \
+    | while read -r m; do echo "replace $m => $m $staging_version"; done)
+  go_directive=$(sed -n 's/^go \(.*\)/\1/p' "$k8s_gomod")
+  build_module kubernetes "kubernetes-$KUBERNETES_VERSION" "module spotguard.local/tools/kubernetes
+
+go $go_directive
+
+require k8s.io/kubernetes $KUBERNETES_VERSION
+
+$replaces" \
+    "k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl" \
+    "-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$k8s_minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$k8s_minor"
+fi
+
+build_module etcd "etcd-$ETCD_VERSION" "module spotguard.local/tools/etcd
+
+go 1.26.0
+
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION" \
+  "go.etcd.io/etcd/server/v3" \
+  "-s -w"
+[ -f "$TOOLS_DIR/etcd-$ETCD_VERSION/server" ] && mv "$TOOLS_DIR/etcd-$ETCD_VERSION/server" "$TOOLS_DIR/etcd-$ETCD_VERSION/etcd"
+
+build_module kwok "kwok-$KWOK_VERSION" "module spotguard.local/tools/kwok
+
+go 1.26.0
+
+require sigs.k8s.io/kwok $KWOK_VERSION" \
+  "sigs.k8s.io/kwok/cmd/kwok" \
+  "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+
+build_module ec2-metadata-mock "ec2-metadata-mock-$AEMM_VERSION" "module spotguard.local/tools/aemm
+
+go 1.22
+
+require github.com/aws/amazon-ec2-metadata-mock $AEMM_VERSION" \
+  "github.com/aws/amazon-ec2-metadata-mock/cmd" \
+  "-s -w"
+# kwok's stages: nodes become Ready at once and keep a lease; pods run at once; a deleted
+# pod disappears within its grace period (kwok's "general" pod-delete stage: somewhere between
+# 1 s and its deletionTimestamp, as a real container exits somewhere inside its grace).
+kwok_stages="$TOOLS_DIR/kwok-$KWOK_VERSION/stages.yaml"
+if [ ! -f "$kwok_stages" ]; then
+  kwok_src=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/general/pod-delete.yaml; do
+    echo "---"; cat "$kwok_src/kustomize/stage/$f"
+  done >"$kwok_stages.tmp"
+  mv "$kwok_stages.tmp" "$kwok_stages"
+fi
+
+# Its main package is named 'cmd'; give the binary its real name.
+aemm_dir="$TOOLS_DIR/ec2-metadata-mock-$AEMM_VERSION"
+[ -f "$aemm_dir/cmd" ] && mv "$aemm_dir/cmd" "$aemm_dir/ec2-metadata-mock"
+
+# One directory of links, so everything else needs only $TOOLS_DIR/bin on PATH.
+rm -rf "$TOOLS_DIR/bin"; mkdir -p "$TOOLS_DIR/bin"
+for d in "kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "kwok-$KWOK_VERSION" "ec2-metadata-mock-$AEMM_VERSION"; do
+  for b in "$TOOLS_DIR/$d"/*; do [ -x "$b" ] || continue; ln -sf "$b" "$TOOLS_DIR/bin/$(basename "$b")"; done
+done
+echo "build-tools: binaries in $TOOLS_DIR/bin"

@@ -1,0 +1,13 @@
+# Pinned versions of the external components spotguard is tested against.
+# Sourced by scripts/*.sh; change a version here and the caches rebuild.
+KUBERNETES_VERSION=v1.36.3
+# etcd: the release k8s.io/kubernetes pins. Debian's etcd 3.4 runs, but lacks the progress
+# notifications the API server needs for streaming lists (RequestWatchProgress), which
+# kube-scheduler's and kwok's informers use.
+ETCD_VERSION=v3.6.8
+KWOK_VERSION=v0.8.0
+AEMM_VERSION=v1.12.0   # github.com/aws/amazon-ec2-metadata-mock (the newest the module proxy serves)
+
+# Where built binaries are cached, keyed by version, outside the build tree.
+SPOTGUARD_CACHE=${SPOTGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spotguard}
+TOOLS_DIR="$SPOTGUARD_CACHE/tools"
