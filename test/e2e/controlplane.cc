@@ -110,12 +110,20 @@ absl::StatusOr<std::string> ControlPlane::Kubectl(const std::string& args) const
 
 namespace {
 ControlPlane* g_control_plane = nullptr;
-}
+absl::Status* g_status = new absl::Status(absl::FailedPreconditionError("ControlPlaneEnvironment not registered"));
+}  // namespace
 
 void ControlPlaneEnvironment::SetUp() {
   auto cp = ControlPlane::Start();
-  ASSERT_TRUE(cp.ok()) << cp.status().message();
-  g_control_plane = cp->release();
+  *g_status = cp.status();
+  if (cp.ok()) g_control_plane = cp->release();
+}
+
+absl::Status ControlPlaneEnvironment::status() { return *g_status; }
+
+void E2ETest::SetUp() {
+  absl::Status s = ControlPlaneEnvironment::status();
+  ASSERT_TRUE(s.ok()) << s.message();
 }
 
 void ControlPlaneEnvironment::TearDown() {

@@ -52,6 +52,17 @@ class ControlPlaneEnvironment : public ::testing::Environment {
   void SetUp() override;
   void TearDown() override;
   static ControlPlane& Get();
+  // Why the control plane is not there (OK when it is).
+  static absl::Status status();
+};
+
+// The fixture of every e2e test: each test fails — never skips — with the reason when the
+// control plane could not start (a component missing, say).
+class E2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  ControlPlane& cp() { return ControlPlaneEnvironment::Get(); }
+  kube::KubeClient& admin() { return cp().admin(); }
 };
 
 // Runs a shell command; returns its combined output, or an error with it on non-zero exit.

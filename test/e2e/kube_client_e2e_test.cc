@@ -18,6 +18,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
+class KubeClientE2E : public E2ETest {};
+
 kube::KubeClient& Admin() { return ControlPlaneEnvironment::Get().admin(); }
 
 std::string NewNamespace() {
@@ -27,14 +29,14 @@ std::string NewNamespace() {
 }
 
 // Verifies the harness runs the pinned Kubernetes release.
-TEST(KubeClientE2E, ApiServerReportsPinnedVersion) {
+TEST_F(KubeClientE2E, ApiServerReportsPinnedVersion) {
   auto version = Admin().Get("/version");
   ASSERT_TRUE(version.ok()) << version.status();
   EXPECT_EQ((*version)["gitVersion"], ControlPlaneEnvironment::Get().Env("KUBERNETES_VERSION"));
 }
 
 // Verifies two writers adding different taints to one node at once lose neither taint.
-TEST(KubeClientE2E, ConcurrentTaintWritersLoseNothing) {
+TEST_F(KubeClientE2E, ConcurrentTaintWritersLoseNothing) {
   std::string node = UniqueName("taints");
   ASSERT_TRUE(CreateNode(Admin(), {.name = node}).ok());
   constexpr int kPerWriter = 6;
@@ -78,7 +80,7 @@ absl::StatusOr<int64_t> EtcdRevision(HttpClient& etcd) {
 // Verifies the Reflector delivers every change, and that when its resourceVersion is
 // compacted away (410 Gone) it relists and still ends with the true state. The harness runs
 // configmaps without the API server's watch cache, so compaction reaches the watch.
-TEST(KubeClientE2E, WatchSeesEveryChangeAndSurvivesForcedRelist) {
+TEST_F(KubeClientE2E, WatchSeesEveryChangeAndSurvivesForcedRelist) {
   std::string ns = NewNamespace(), other = NewNamespace();
   auto cm = [](const std::string& ns, const std::string& name, const std::string& v) {
     return kube::Json{{"metadata", {{"name", name}, {"namespace", ns}}}, {"data", {{"v", v}}}};
@@ -152,7 +154,7 @@ TEST(KubeClientE2E, WatchSeesEveryChangeAndSurvivesForcedRelist) {
 }
 
 // Verifies an eviction without a PodDisruptionBudget is accepted with our grace period.
-TEST(KubeClientE2E, EvictionAcceptedWithGrace) {
+TEST_F(KubeClientE2E, EvictionAcceptedWithGrace) {
   std::string ns = NewNamespace(), node = UniqueName("evict");
   ASSERT_TRUE(CreateNode(Admin(), {.name = node}).ok());
   ASSERT_TRUE(CreatePod(Admin(), MakeSparkPod({.namespace_ = ns, .name = "exec-1", .node = node})).ok());
@@ -167,7 +169,7 @@ TEST(KubeClientE2E, EvictionAcceptedWithGrace) {
 }
 
 // Verifies a PodDisruptionBudget that allows no disruption surfaces as a clear 429.
-TEST(KubeClientE2E, EvictionBlockedByPodDisruptionBudget) {
+TEST_F(KubeClientE2E, EvictionBlockedByPodDisruptionBudget) {
   std::string ns = NewNamespace(), node = UniqueName("pdb");
   ASSERT_TRUE(CreateNode(Admin(), {.name = node}).ok());
   ASSERT_TRUE(CreatePod(Admin(), MakeSparkPod({.namespace_ = ns, .name = "exec-1", .node = node})).ok());
@@ -194,7 +196,7 @@ TEST(KubeClientE2E, EvictionBlockedByPodDisruptionBudget) {
 }
 
 // Verifies Events are created against the node and readable like kubectl's.
-TEST(KubeClientE2E, CreatesEvents) {
+TEST_F(KubeClientE2E, CreatesEvents) {
   std::string node = UniqueName("events");
   auto created = CreateNode(Admin(), {.name = node});
   ASSERT_TRUE(created.ok());
@@ -217,7 +219,7 @@ TEST(KubeClientE2E, CreatesEvents) {
 
 // Verifies a pod-bound ServiceAccount token passes TokenReview with its pod and node, and
 // that RBAC denials come back as PermissionDenied carrying the API's message.
-TEST(KubeClientE2E, TokenReviewAndRbacDenial) {
+TEST_F(KubeClientE2E, TokenReviewAndRbacDenial) {
   std::string ns = NewNamespace(), node = UniqueName("token");
   ASSERT_TRUE(CreateNode(Admin(), {.name = node}).ok());
   ASSERT_TRUE(Admin().Post(absl::StrCat("/api/v1/namespaces/", ns, "/serviceaccounts"),
@@ -252,7 +254,7 @@ TEST(KubeClientE2E, TokenReviewAndRbacDenial) {
 }
 
 // Verifies ConfigMap updates are optimistic: a stale resourceVersion is a conflict.
-TEST(KubeClientE2E, ConfigMapOptimisticConcurrency) {
+TEST_F(KubeClientE2E, ConfigMapOptimisticConcurrency) {
   std::string ns = NewNamespace();
   ASSERT_TRUE(kube::CreateConfigMap(Admin(), {{"metadata", {{"name", "risk"}, {"namespace", ns}}}}).ok());
   auto dup = kube::CreateConfigMap(Admin(), {{"metadata", {{"name", "risk"}, {"namespace", ns}}}});
