@@ -1,6 +1,7 @@
 #include "node-agent/config.h"
 
 #include "absl/strings/str_cat.h"
+#include "node-agent/notice.h"
 
 namespace spotguard::agent {
 
@@ -16,8 +17,19 @@ void RegisterFlags(FlagSet& f, Config& c) {
   f.Add("token_path", &c.token_path, "Projected ServiceAccount token sent to the extender");
   f.Add("kubeconfig", &c.kubeconfig, "kubeconfig file (default: in-cluster)").Env("KUBECONFIG");
   f.Add("listen_address", &c.listen_address, "Address for /metrics, /healthz and /readyz");
+  f.Add("imds_timeout", &c.imds_timeout, "Timeout of one metadata request");
   f.Add("dry_run", &c.dry_run, "Log and count what would be done; change nothing");
-  f.Add("taint_effect", &c.taint_effect, "Effect of the eviction-notice taint: NoSchedule or NoExecute");
+  f.Add("taint_effect", &c.taint_effect, "Effect of the eviction-notice taint: NoSchedule, PreferNoSchedule or NoExecute");
+  f.Add("azure_reboot_action", &c.azure_reboot_action, "Azure Reboot events: cordon, label or report");
+  f.Add("azure_redeploy_action", &c.azure_redeploy_action, "Azure Redeploy events: cordon, label or report");
+  f.Add("azure_freeze_action", &c.azure_freeze_action, "Azure Freeze events: cordon, label or report");
+  f.Add("aws_maintenance_action", &c.aws_maintenance_action,
+        "AWS scheduled reboots and system-maintenance: cordon, label or report");
+  f.Add("rebalance_action", &c.rebalance_action, "AWS rebalance recommendations: cordon, label or report");
+  f.Add("azure_ack", &c.azure_ack,
+        "Approve Azure events early (StartRequests) once the extender has decommissioned the node's executors");
+  f.Add("aws_imdsv1", &c.aws_imdsv1, "Use IMDSv1 (no session token); only where IMDSv2 is unavailable");
+  f.Add("report_timeout", &c.report_timeout, "Timeout of one report to the extender");
   f.Add("log_level", &c.log_level, "debug, info, warn or error");
 }
 
@@ -26,8 +38,18 @@ absl::Status Validate(const Config& c) {
   if (c.cloud != "auto" && c.cloud != "azure" && c.cloud != "aws" && c.cloud != "gcp") {
     return absl::InvalidArgumentError(absl::StrCat("--cloud must be auto, azure, aws or gcp, not '", c.cloud, "'"));
   }
-  if (c.poll_interval < absl::Milliseconds(100)) {
-    return absl::InvalidArgumentError("--poll_interval must be at least 100ms (IMDS rate limits)");
+  if (c.poll_interval < absl::Milliseconds(250)) {
+    return absl::InvalidArgumentError("--poll_interval must be at least 250ms (Azure IMDS allows about 5 requests/s)");
+  }
+  if (c.imds_timeout <= absl::ZeroDuration() || c.report_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--imds_timeout and --report_timeout must be positive");
+  }
+  for (auto [name, value] : {std::pair{"azure_reboot_action", &c.azure_reboot_action},
+                             std::pair{"azure_redeploy_action", &c.azure_redeploy_action},
+                             std::pair{"azure_freeze_action", &c.azure_freeze_action},
+                             std::pair{"aws_maintenance_action", &c.aws_maintenance_action},
+                             std::pair{"rebalance_action", &c.rebalance_action}}) {
+    if (auto a = ParseAction(*value); !a.ok()) return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", a.status().message()));
   }
   if (c.taint_effect != "NoSchedule" && c.taint_effect != "NoExecute" && c.taint_effect != "PreferNoSchedule") {
     return absl::InvalidArgumentError(

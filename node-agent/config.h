@@ -19,8 +19,18 @@ struct Config {
   std::string token_path = "/var/run/secrets/spotguard/token";
   std::string kubeconfig;
   std::string listen_address = ":9101";   // /metrics, /healthz, /readyz
+  absl::Duration imds_timeout = absl::Seconds(2);
   bool dry_run = false;
   std::string taint_effect = "NoSchedule";
+  // What to do per event kind: cordon | label | report (see README).
+  std::string azure_reboot_action = "cordon";
+  std::string azure_redeploy_action = "cordon";
+  std::string azure_freeze_action = "label";
+  std::string aws_maintenance_action = "cordon";
+  std::string rebalance_action = "label";
+  bool azure_ack = false;   // approve Azure events (StartRequests) once executors are gone
+  bool aws_imdsv1 = false;  // no IMDSv2 session token
+  absl::Duration report_timeout = absl::Seconds(5);  // per gRPC attempt
   std::string log_level = "info";
 };
 

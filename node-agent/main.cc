@@ -1,12 +1,26 @@
-// spotguard-agent: watches the cloud's eviction notices for one node.
+// spotguard-agent: watches the cloud's eviction notices for one node. Only wiring here.
 #include <cstdio>
 
-#include "common/flags.h"
+#include "common/http_server.h"
+#include "common/kube/client.h"
+#include "common/kube/config.h"
 #include "common/log.h"
+#include "common/signals.h"
+#include "node-agent/agent.h"
 #include "node-agent/config.h"
+#include "node-agent/sources/factory.h"
+
+namespace {
+int Fail(const absl::Status& s) {
+  spotguard::log::Error("cannot start", {{"error", s}});
+  return 1;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace spotguard;
+  StopSignal stop;
+  StopOnSignals(stop);
   agent::Config config;
   FlagSet flags("spotguard-agent", "Watches cloud eviction notices for one Kubernetes node.", SPOTGUARD_VERSION);
   agent::RegisterFlags(flags, config);
@@ -21,6 +35,33 @@ int main(int argc, char** argv) {
     return 2;
   }
   log::SetComponent("spotguard-agent");
-  log::Info("starting", {{"version", SPOTGUARD_VERSION}, {"config", flags.ResolvedConfig()}});
+  (void)log::SetLevel(config.log_level);
+  log::Info("starting", {{"version", SPOTGUARD_VERSION}, {"node", config.node_name}, {"config", flags.ResolvedConfig()}});
+
+  auto kube_config = kube::ResolveConfig(config.kubeconfig, ProcessEnv());
+  if (!kube_config.ok()) return Fail(kube_config.status());
+  auto kube = kube::KubeClient::Create(*kube_config, RealClock::Get(), {.user_agent = "spotguard-agent"});
+  if (!kube.ok()) return Fail(kube.status());
+  auto reporter = agent::NewGrpcReporter(
+      {.address = config.extender_address, .token_path = config.token_path, .timeout = config.report_timeout});
+
+  MetricsRegistry registry;
+  agent::AgentMetrics metrics(registry);
+  agent::Agent agent(config, RealClock::Get(), **kube, *reporter, metrics, [&](const kube::NodeFacts& node) {
+    return agent::sources::MakeSources(config, node, RealClock::Get());
+  });
+
+  HttpServer server({.address = config.listen_address, .threads = 4});
+  server.ServeMetrics(registry);
+  server.ServeProbes([&] { return agent.Healthy(); }, [&] { return agent.Ready(); });
+  if (absl::Status s = server.Start(); !s.ok()) return Fail(s);
+  log::Info("serving /metrics, /healthz, /readyz", {{"address", server.BoundAddress()}});
+
+  if (absl::Status s = agent.Start(stop); !s.ok()) {
+    if (stop.stopped()) return 0;
+    return Fail(s);
+  }
+  agent.Run(stop);
+  server.Stop();
   return 0;
 }

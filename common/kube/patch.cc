@@ -86,23 +86,27 @@ Json GuardedPatch(const Json& object, const Json& ops) {
   return patch;
 }
 
-Json SetMetadataOps(const Json& object, absl::string_view field, absl::string_view key, absl::string_view value) {
+Json MetadataOps(const Json& object, absl::string_view field, const MetadataChanges& changes) {
   const Json& meta = object.at("metadata");
-  auto map = meta.find(std::string(field));
-  if (map == meta.end() || !map->is_object()) {
-    return Json::array({{{"op", "add"}, {"path", absl::StrCat("/metadata/", field)},
-                         {"value", {{std::string(key), std::string(value)}}}}});
+  auto it = meta.find(std::string(field));
+  const Json* map = it != meta.end() && it->is_object() ? &*it : nullptr;
+  Json ops = Json::array();
+  Json created = Json::object();
+  for (const auto& [key, value] : changes) {
+    const bool present = map != nullptr && map->contains(key);
+    if (value.has_value()) {
+      if (present && map->at(key) == *value) continue;
+      if (map == nullptr) {
+        created[key] = *value;
+        continue;
+      }
+      ops.push_back({{"op", "add"}, {"path", absl::StrCat("/metadata/", field, "/", EscapeJsonPointer(key))}, {"value", *value}});
+    } else if (present) {
+      ops.push_back({{"op", "remove"}, {"path", absl::StrCat("/metadata/", field, "/", EscapeJsonPointer(key))}});
+    }
   }
-  return Json::array({{{"op", "add"},
-                       {"path", absl::StrCat("/metadata/", field, "/", EscapeJsonPointer(key))},
-                       {"value", std::string(value)}}});
-}
-
-Json RemoveMetadataOps(const Json& object, absl::string_view field, absl::string_view key) {
-  const Json& meta = object.at("metadata");
-  auto map = meta.find(std::string(field));
-  if (map == meta.end() || !map->is_object() || !map->contains(std::string(key))) return Json::array();
-  return Json::array({{{"op", "remove"}, {"path", absl::StrCat("/metadata/", field, "/", EscapeJsonPointer(key))}}});
+  if (!created.empty()) ops.push_back({{"op", "add"}, {"path", absl::StrCat("/metadata/", field)}, {"value", created}});
+  return ops;
 }
 
 }  // namespace spotguard::kube

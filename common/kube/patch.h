@@ -15,6 +15,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 #include <string_view>
 
 #include "nlohmann/json.hpp"
@@ -50,9 +52,10 @@ std::optional<Json> RemoveTaintOps(const Json& node, absl::string_view key, absl
 // A whole JSON patch: the resourceVersion test followed by `ops`.
 Json GuardedPatch(const Json& object, const Json& ops);
 
-// Ops that set (add or replace) metadata.<field>[key] = value, creating the map if absent.
-Json SetMetadataOps(const Json& object, absl::string_view field, absl::string_view key, absl::string_view value);
-// Ops that remove metadata.<field>[key]; empty array if absent.
-Json RemoveMetadataOps(const Json& object, absl::string_view field, absl::string_view key);
+// Ops that change metadata.<field> ("labels" or "annotations") of `object`: each change
+// sets key = value, or removes key when value is nullopt. Changes that are already true are
+// left out; an absent map is created with one op. Empty array if nothing changes.
+using MetadataChanges = std::vector<std::pair<std::string, std::optional<std::string>>>;
+Json MetadataOps(const Json& object, absl::string_view field, const MetadataChanges& changes);
 
 }  // namespace spotguard::kube

@@ -51,6 +51,12 @@ bool FakeClock::WaitForSleepers(int n, absl::Duration timeout) const {
   return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
 }
 
+bool FakeClock::WaitForSleeps(size_t n, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sleeps_.size() >= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+}
+
 int FakeClock::sleepers() const {
   absl::MutexLock lock(&mu_);
   return sleepers_;

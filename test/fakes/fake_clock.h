@@ -37,6 +37,9 @@ class FakeClock final : public Clock {
   // Blocks until at least `n` threads are inside SleepUntil, or `timeout` of real time
   // passes (then returns false so the test fails instead of hanging).
   bool WaitForSleepers(int n, absl::Duration timeout = absl::Seconds(10)) const;
+  // Blocks until SleepUntil has been entered `n` times in all (each loop round sleeps
+  // once), or `timeout` of real time passes.
+  bool WaitForSleeps(size_t n, absl::Duration timeout = absl::Seconds(10)) const;
   int sleepers() const;
   // Durations slept so far, in order (auto-advance mode and blocking mode alike).
   std::vector<absl::Duration> sleeps() const;

@@ -50,19 +50,19 @@ TEST(PatchTest, RemoveTaintHighestIndexFirst) {
   EXPECT_FALSE(RemoveTaintOps(Node(nullptr), kNotice.key).has_value());
 }
 
-// Verifies the guard op and label/annotation ops with escaped keys.
+// Verifies the guard op, and label/annotation changes: one op creates an absent map, keys
+// are escaped, and changes already in place are left out.
 TEST(PatchTest, GuardAndMetadataOps) {
   Json n = Node(nullptr);
-  Json patch = GuardedPatch(n, SetMetadataOps(n, "labels", "spotguard.io/evicting", "true"));
+  Json patch = GuardedPatch(n, MetadataOps(n, "labels", {{"spotguard.io/evicting", "true"}, {"b", "1"}, {"gone", std::nullopt}}));
   EXPECT_EQ(patch, Json::parse(R"([
       {"op":"test","path":"/metadata/resourceVersion","value":"42"},
-      {"op":"add","path":"/metadata/labels","value":{"spotguard.io/evicting":"true"}}])"));
-  n["metadata"]["labels"] = {{"a", "b"}};
-  EXPECT_EQ(SetMetadataOps(n, "labels", "spotguard.io/evicting", "true")[0]["path"],
-            "/metadata/labels/spotguard.io~1evicting");
-  EXPECT_EQ(RemoveMetadataOps(n, "labels", "a")[0]["path"], "/metadata/labels/a");
-  EXPECT_TRUE(RemoveMetadataOps(n, "labels", "absent").empty());
-  EXPECT_TRUE(RemoveMetadataOps(n, "annotations", "x").empty());
+      {"op":"add","path":"/metadata/labels","value":{"spotguard.io/evicting":"true","b":"1"}}])"));
+  n["metadata"]["labels"] = {{"a", "b"}, {"same", "v"}};
+  EXPECT_EQ(MetadataOps(n, "labels", {{"spotguard.io/evicting", "true"}, {"same", "v"}, {"a", std::nullopt}, {"absent", std::nullopt}}),
+            Json::parse(R"([{"op":"add","path":"/metadata/labels/spotguard.io~1evicting","value":"true"},
+                            {"op":"remove","path":"/metadata/labels/a"}])"));
+  EXPECT_TRUE(MetadataOps(n, "annotations", {{"x", std::nullopt}}).empty());
   EXPECT_EQ(EscapeJsonPointer("a~b/c"), "a~0b~1c");
 }
 
