@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,19 @@ namespace spotguard::e2e {
 std::string SourceDir() {
   if (const char* d = std::getenv("SPOTGUARD_SOURCE_DIR")) return d;
   return SPOTGUARD_SOURCE_DIR;
+}
+
+std::string BinDir() {
+  if (const char* d = std::getenv("SPOTGUARD_BIN_DIR")) return d;
+  return SPOTGUARD_BIN_DIR;
+}
+
+std::string ToolsBinDir() {
+  static const std::string dir = [] {
+    auto out = Run(SourceDir() + "/scripts/build-tools.sh --print-dir");
+    return out.ok() ? std::string(absl::StripAsciiWhitespace(*out)) + "/bin" : std::string("/nonexistent");
+  }();
+  return dir;
 }
 
 std::string UniqueName(const std::string& prefix) {
@@ -103,9 +117,7 @@ absl::Status ControlPlane::StartScheduler(const std::string& config_yaml) {
 }
 
 absl::StatusOr<std::string> ControlPlane::Kubectl(const std::string& args) const {
-  auto tools = Run(SourceDir() + "/scripts/build-tools.sh --print-dir");
-  if (!tools.ok()) return tools.status();
-  return Run(absl::StrCat(absl::StripAsciiWhitespace(*tools), "/bin/kubectl --kubeconfig ", kubeconfig(), " ", args));
+  return Run(absl::StrCat(ToolsBinDir(), "/kubectl --kubeconfig ", kubeconfig(), " ", args));
 }
 
 namespace {
@@ -143,9 +155,6 @@ ControlPlane& ControlPlaneEnvironment::Get() {
 
 namespace {
 
-bool IsSpot(NodeKind k) {
-  return k == NodeKind::kAksSpot || k == NodeKind::kEksSpot || k == NodeKind::kKarpenterSpot;
-}
 bool IsAzure(NodeKind k) { return k == NodeKind::kAksSpot || k == NodeKind::kAksOnDemand; }
 
 }  // namespace
@@ -161,7 +170,11 @@ Json MakeNode(const NodeSpec& s) {
   std::string provider_id;
   // A stable per-name instance number keeps providerIDs unique and readable.
   size_t h = std::hash<std::string>()(s.name);
-  if (IsAzure(s.kind)) {
+  if (s.kind == NodeKind::kGkeSpot) {
+    labels["cloud.google.com/gke-spot"] = "true";
+    labels["cloud.google.com/gke-nodepool"] = s.pool;
+    provider_id = absl::StrCat("gce://spotguard-test/", s.zone, "/", s.name);
+  } else if (IsAzure(s.kind)) {
     labels["kubernetes.azure.com/agentpool"] = s.pool;
     labels["kubernetes.azure.com/mode"] = "user";
     if (s.kind == NodeKind::kAksSpot) {
@@ -190,7 +203,6 @@ Json MakeNode(const NodeSpec& s) {
                  {"annotations", {{"kwok.x-k8s.io/node", "fake"}, {"node.alpha.kubernetes.io/ttl", "0"}}}}},
                {"spec", {{"providerID", provider_id}}}};
   if (!taints.empty()) node["spec"]["taints"] = taints;
-  (void)IsSpot;
   return node;
 }
 
@@ -244,43 +256,81 @@ absl::Status CreateNamespace(kube::KubeClient& client, const std::string& name) 
 
 // --- Waiting ------------------------------------------------------------------------------
 
-absl::StatusOr<Json> WaitForObject(kube::KubeClient& client, const std::string& collection, const std::string& name,
-                                   const std::function<bool(const Json&)>& pred, absl::Duration timeout) {
+absl::StatusOr<std::vector<Json>> WaitForList(kube::KubeClient& client, const std::string& collection,
+                                              const std::string& selector,
+                                              const std::function<bool(const std::vector<Json>&)>& pred,
+                                              absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  const std::string selector = absl::StrCat("fieldSelector=", UrlEncode("metadata.name=" + name));
-  Json last = nullptr;
+  std::map<std::string, Json> objects;  // namespace/name -> object
+  auto key = [](const Json& o) {
+    return kube::StringAt(o, {"metadata", "namespace"}) + "/" + kube::StringAt(o, {"metadata", "name"});
+  };
+  auto current = [&] {
+    std::vector<Json> v;
+    for (const auto& [k, o] : objects) v.push_back(o);
+    return v;
+  };
+  const std::string sep = selector.empty() ? "" : "&";
   while (absl::Now() < deadline) {
     auto list = client.Get(absl::StrCat(collection, "?", selector));
     if (!list.ok()) return list.status();
-    const Json& items = (*list)["items"];
-    last = items.empty() ? Json(nullptr) : items[0];
-    if (pred(last)) return last;
+    objects.clear();
+    for (const Json& o : (*list)["items"]) objects[key(o)] = o;
+    if (pred(current())) return current();
     // Watch from the list's version until the predicate holds or time runs out.
     StopSignal stop, done;
     std::thread timer([&] {
       if (!done.WaitUntil(deadline)) stop.Stop();
     });
     bool matched = false;
-    absl::Status s = client.Stream(
-        absl::StrCat(collection, "?watch=1&", selector, "&resourceVersion=",
-                     kube::StringAt(*list, {"metadata", "resourceVersion"})),
-        [&](absl::string_view line) {
-          auto ev = kube::DecodeWatchEvent(line);
-          if (!ev.ok() || ev->type == kube::WatchEvent::Type::kBookmark) return true;
-          if (ev->type == kube::WatchEvent::Type::kError) return false;
-          last = ev->type == kube::WatchEvent::Type::kDeleted ? Json(nullptr) : ev->object;
-          matched = pred(last);
-          return !matched;
-        },
-        stop, timeout);
+    client.Stream(absl::StrCat(collection, "?watch=1&", selector, sep, "resourceVersion=",
+                               kube::StringAt(*list, {"metadata", "resourceVersion"})),
+                  [&](absl::string_view line) {
+                    auto ev = kube::DecodeWatchEvent(line);
+                    if (!ev.ok() || ev->type == kube::WatchEvent::Type::kBookmark) return true;
+                    if (ev->type == kube::WatchEvent::Type::kError) return false;  // relist
+                    if (ev->type == kube::WatchEvent::Type::kDeleted) {
+                      objects.erase(key(ev->object));
+                    } else {
+                      objects[key(ev->object)] = ev->object;
+                    }
+                    matched = pred(current());
+                    return !matched;
+                  },
+                  stop, timeout);
     done.Stop();
     timer.join();
-    if (matched) return last;
+    if (matched) return current();
     if (stop.stopped()) break;
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("timed out after ", absl::FormatDuration(timeout), " waiting for ", collection, "/", name,
-                   "; last seen: ", last.dump().substr(0, 2000)));
+  std::string seen;
+  for (const auto& [k, o] : objects) absl::StrAppend(&seen, o.dump().substr(0, 1500), "\n");
+  return absl::DeadlineExceededError(absl::StrCat("timed out after ", absl::FormatDuration(timeout), " waiting on ",
+                                                  collection, "?", selector, "; last seen:\n", seen));
+}
+
+absl::StatusOr<Json> WaitForObject(kube::KubeClient& client, const std::string& collection, const std::string& name,
+                                   const std::function<bool(const Json&)>& pred, absl::Duration timeout) {
+  auto one = [](const std::vector<Json>& v) { return v.empty() ? Json(nullptr) : v[0]; };
+  auto got = WaitForList(client, collection, "fieldSelector=" + UrlEncode("metadata.name=" + name),
+                         [&](const std::vector<Json>& v) { return pred(one(v)); }, timeout);
+  if (!got.ok()) return got.status();
+  return one(*got);
+}
+
+absl::StatusOr<std::vector<Json>> ListEvents(kube::KubeClient& client, const std::string& object_name,
+                                             const std::string& reason, const std::string& ns) {
+  auto list = client.Get(absl::StrCat("/api/v1/namespaces/", ns, "/events?fieldSelector=",
+                                      UrlEncode(absl::StrCat("involvedObject.name=", object_name, ",reason=", reason))));
+  if (!list.ok()) return list.status();
+  std::vector<Json> out;
+  for (const Json& e : (*list)["items"]) out.push_back(e);
+  return out;
+}
+
+absl::Status ApplyManifest(const std::string& path) {
+  auto out = ControlPlaneEnvironment::Get().Kubectl(absl::StrCat("apply -f ", SourceDir(), "/", path));
+  return out.status();
 }
 
 }  // namespace spotguard::e2e

@@ -69,12 +69,16 @@ class E2ETest : public ::testing::Test {
 absl::StatusOr<std::string> Run(const std::string& command);
 // The source tree (for scripts/ and manifests/).
 std::string SourceDir();
+// Where the build put spotguard's binaries (spotguard-agent, spotguard-extender, ...).
+std::string BinDir();
+// Where scripts/build-tools.sh put kubectl, kwok, ec2-metadata-mock, ...
+std::string ToolsBinDir();
 // A name unique within this test binary run ("prefix-<n>"), for namespaces and nodes.
 std::string UniqueName(const std::string& prefix);
 
 // --- Nodes ---------------------------------------------------------------------------------
 
-enum class NodeKind { kAksSpot, kAksOnDemand, kEksSpot, kEksOnDemand, kKarpenterSpot };
+enum class NodeKind { kAksSpot, kAksOnDemand, kEksSpot, kEksOnDemand, kKarpenterSpot, kGkeSpot };
 
 struct NodeSpec {
   std::string name;
@@ -110,11 +114,25 @@ absl::Status CreateNamespace(kube::KubeClient& client, const std::string& name);
 
 // --- Waiting ------------------------------------------------------------------------------
 
-// Watches one object (e.g. "/api/v1/nodes", "n1" or "/api/v1/namespaces/x/pods", "p1")
-// until `pred` holds for it, or `timeout` passes. `pred` sees null once the object is gone.
-// Returns the object as last seen, or DeadlineExceeded with that state in the message.
+// Lists and then watches a collection (e.g. "/api/v1/namespaces/x/pods") narrowed by
+// `selector` (a query string like "fieldSelector=..." or ""), until `pred` holds for the
+// current set of objects or `timeout` passes. Event-driven: no polling, no sleeps.
+// Returns the objects as last seen, or DeadlineExceeded with them in the message.
+absl::StatusOr<std::vector<Json>> WaitForList(kube::KubeClient& client, const std::string& collection,
+                                              const std::string& selector,
+                                              const std::function<bool(const std::vector<Json>&)>& pred,
+                                              absl::Duration timeout = absl::Seconds(30));
+
+// WaitForList for one object by name; `pred` sees null while it does not exist.
 absl::StatusOr<Json> WaitForObject(kube::KubeClient& client, const std::string& collection,
                                    const std::string& name, const std::function<bool(const Json&)>& pred,
                                    absl::Duration timeout = absl::Seconds(30));
+
+// Events about `object_name` with `reason` (namespace "default" for nodes).
+absl::StatusOr<std::vector<Json>> ListEvents(kube::KubeClient& client, const std::string& object_name,
+                                             const std::string& reason, const std::string& ns = "default");
+
+// kubectl apply -f <source tree>/<path>.
+absl::Status ApplyManifest(const std::string& path);
 
 }  // namespace spotguard::e2e
