@@ -10,7 +10,7 @@
 
 namespace spotguard::agent {
 
-Agent::Agent(const Config& config, Clock& clock, kube::KubeClient& kube, Reporter& reporter, AgentMetrics& metrics,
+Agent::Agent(const Config& config, Clock& clock, kube::KubeClient& kube, Reporter* reporter, AgentMetrics& metrics,
              SourceFactory make_sources)
     : config_(config), clock_(clock), kube_(kube), metrics_(metrics), make_sources_(std::move(make_sources)) {
   responder_ = std::make_unique<Responder>(

@@ -24,7 +24,8 @@ using SourceFactory =
 
 class Agent {
  public:
-  Agent(const Config& config, Clock& clock, kube::KubeClient& kube, Reporter& reporter, AgentMetrics& metrics,
+  // `reporter` may be null (no extender: reports off).
+  Agent(const Config& config, Clock& clock, kube::KubeClient& kube, Reporter* reporter, AgentMetrics& metrics,
         SourceFactory make_sources);
   ~Agent();
 

@@ -42,12 +42,17 @@ int main(int argc, char** argv) {
   if (!kube_config.ok()) return Fail(kube_config.status());
   auto kube = kube::KubeClient::Create(*kube_config, RealClock::Get(), {.user_agent = "spotguard-agent"});
   if (!kube.ok()) return Fail(kube.status());
-  auto reporter = agent::NewGrpcReporter(
-      {.address = config.extender_address, .token_path = config.token_path, .timeout = config.report_timeout});
+  std::unique_ptr<agent::Reporter> reporter;
+  if (config.extender_address.empty()) {
+    log::Warn("no --extender_address: notices are acted on locally, reports to the extender are off");
+  } else {
+    reporter = agent::NewGrpcReporter(
+        {.address = config.extender_address, .token_path = config.token_path, .timeout = config.report_timeout});
+  }
 
   MetricsRegistry registry;
   agent::AgentMetrics metrics(registry);
-  agent::Agent agent(config, RealClock::Get(), **kube, *reporter, metrics, [&](const kube::NodeFacts& node) {
+  agent::Agent agent(config, RealClock::Get(), **kube, reporter.get(), metrics, [&](const kube::NodeFacts& node) {
     return agent::sources::MakeSources(config, node, RealClock::Get());
   });
 

@@ -10,7 +10,7 @@
 
 namespace spotguard::agent {
 
-Responder::Responder(ResponderOptions options, Clock& clock, kube::KubeClient& kube, Reporter& reporter,
+Responder::Responder(ResponderOptions options, Clock& clock, kube::KubeClient& kube, Reporter* reporter,
                      AgentMetrics& metrics)
     : options_(std::move(options)), clock_(clock), kube_(kube), reporter_(reporter), metrics_(metrics) {}
 
@@ -269,6 +269,11 @@ void Responder::StartReport(const Notice& notice, bool withdraw) {
                                        : std::max(DeadlineOf(notice), notice.detected_at + options_.min_report_window);
   task.thread = std::thread([this, notice, withdraw, deadline, stop, done] {
     const char* verb = withdraw ? "WithdrawNotice" : "ReportNotice";
+    if (reporter_ == nullptr) {  // no extender configured
+      metrics_.RecordReport("disabled");
+      *done = true;
+      return;
+    }
     if (options_.dry_run) {
       log::Info("dry run: would report", {{"notice_id", notice.id}, {"call", verb}});
       metrics_.RecordReport("dry_run");
@@ -279,7 +284,7 @@ void Responder::StartReport(const Notice& notice, bool withdraw) {
     Backoff backoff(options_.retry, rng);
     for (int attempt = 1;; ++attempt) {
       if (stop->stopped() || stop_.stopped()) break;
-      absl::Status s = withdraw ? reporter_.Withdraw(facts_, notice) : reporter_.Report(facts_, notice);
+      absl::Status s = withdraw ? reporter_->Withdraw(facts_, notice) : reporter_->Report(facts_, notice);
       if (s.ok()) {
         metrics_.RecordReport("ok");
         log::Info("reported to the extender", {{"notice_id", notice.id}, {"call", verb}, {"attempts", attempt}});

@@ -41,7 +41,8 @@ struct ResponderOptions {
 
 class Responder : public NoticeSink {
  public:
-  Responder(ResponderOptions options, Clock& clock, kube::KubeClient& kube, Reporter& reporter, AgentMetrics& metrics);
+  // `reporter` may be null: no extender configured, reports are off (counted as "disabled").
+  Responder(ResponderOptions options, Clock& clock, kube::KubeClient& kube, Reporter* reporter, AgentMetrics& metrics);
   ~Responder() override;
 
   // Adopts the state a previous run left on `node` (read at start-up) and starts the node
@@ -79,7 +80,7 @@ class Responder : public NoticeSink {
   const ResponderOptions options_;
   Clock& clock_;
   kube::KubeClient& kube_;
-  Reporter& reporter_;
+  Reporter* reporter_;
   AgentMetrics& metrics_;
   kube::NodeFacts facts_;
   StopSignal stop_;

@@ -4,8 +4,6 @@
 // reporting to an in-process EvictionService.
 #include <signal.h>
 
-#include <filesystem>
-#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -13,8 +11,8 @@
 #include "common/kube/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "httplib.h"
 #include "node-agent/sources/azure_scheduled_events.h"
+#include "test/e2e/agent_harness.h"
 #include "test/e2e/controlplane.h"
 #include "test/e2e/process.h"
 #include "test/fakes/fake_eviction_service.h"
@@ -33,71 +31,26 @@ class AgentE2E : public E2ETest {
  protected:
   static void SetUpTestSuite() {
     if (!ControlPlaneEnvironment::status().ok()) return;
-    ASSERT_TRUE(ApplyManifest("manifests/base/namespace.yaml").ok());
-    ASSERT_TRUE(ApplyManifest("manifests/base/agent-rbac.yaml").ok());
+    ASSERT_TRUE(ApplyAgentRbac(ControlPlaneEnvironment::Get()).ok());
   }
 
   std::string Dir() { return cp().dir(); }
 
-  // Creates the node and, on it, the agent's pod with its two projected tokens: one for the
-  // API server (in a kubeconfig) and one with audience "spotguard" for the extender.
-  struct Credentials {
-    std::string kubeconfig, report_token_path, pod;
-  };
+  using Credentials = AgentCredentials;
   Credentials Provision(const NodeSpec& node) {
-    Credentials c;
-    EXPECT_TRUE(CreateNode(admin(), node).ok());
-    c.pod = "spotguard-agent-" + node.name;
-    Json pod = {{"apiVersion", "v1"},
-                {"kind", "Pod"},
-                {"metadata", {{"name", c.pod}, {"namespace", "spotguard-system"}}},
-                {"spec",
-                 {{"nodeName", node.name},
-                  {"serviceAccountName", "spotguard-agent"},
-                  {"tolerations", Json::array({{{"operator", "Exists"}}})},
-                  {"containers", Json::array({{{"name", "agent"}, {"image", "spotguard:test"}}})}}}};
-    auto created = CreatePod(admin(), pod);
-    EXPECT_TRUE(created.ok()) << created.status();
-    std::string uid = (*created)["metadata"]["uid"];
-    auto api_token = kube::RequestToken(admin(), {.namespace_ = "spotguard-system", .service_account = "spotguard-agent",
-                                                  .bound_pod_name = c.pod, .bound_pod_uid = uid});
-    auto report_token = kube::RequestToken(admin(), {.namespace_ = "spotguard-system", .service_account = "spotguard-agent",
-                                                     .audiences = {"spotguard"}, .bound_pod_name = c.pod, .bound_pod_uid = uid});
-    EXPECT_TRUE(api_token.ok() && report_token.ok());
-    c.kubeconfig = absl::StrCat(Dir(), "/", node.name, ".kubeconfig");
-    std::ofstream(c.kubeconfig) << "apiVersion: v1\nkind: Config\ncurrent-context: agent\n"
-                                << "clusters: [{name: c, cluster: {server: '" << cp().Env("APISERVER_URL")
-                                << "', certificate-authority: '" << Dir() << "/pki/ca.crt'}}]\n"
-                                << "users: [{name: agent, user: {token: '" << api_token->first << "'}}]\n"
-                                << "contexts: [{name: agent, context: {cluster: c, user: agent}}]\n";
-    c.report_token_path = absl::StrCat(Dir(), "/", node.name, ".token");
-    std::ofstream(c.report_token_path) << report_token->first;
-    return c;
+    auto c = ProvisionAgent(cp(), node);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *c : Credentials{};
   }
 
   std::unique_ptr<Process> StartAgent(const std::string& node, const Credentials& c, const std::string& extender,
                                       std::vector<std::string> flags) {
-    std::vector<std::string> argv = {BinDir() + "/spotguard-agent", "--node_name=" + node,
-                                     "--kubeconfig=" + c.kubeconfig, "--token_path=" + c.report_token_path,
-                                     "--extender_address=" + extender, "--listen_address=127.0.0.1:0",
-                                     "--poll_interval=250ms"};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    auto agent = Process::Start(UniqueName("agent-" + node), argv, Dir() + "/logs");
+    auto agent = e2e::StartAgent(cp(), node, c, extender, flags);
     EXPECT_TRUE(agent.ok()) << agent.status();
-    auto ready = (*agent)->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "watching the node"); });
-    EXPECT_TRUE(ready.ok()) << ready.status();
-    return std::move(*agent);
+    return agent.ok() ? std::move(*agent) : nullptr;
   }
 
-  // The agent's /metrics, from the address it logged.
-  std::string Metrics(Process& agent) {
-    auto line = agent.WaitForLine([](absl::string_view l) { return absl::StrContains(l, "serving /metrics"); });
-    if (!line.ok()) return "";
-    std::string address = Json::parse(*line)["address"];
-    httplib::Client http("http://" + address);
-    auto res = http.Get("/metrics");
-    return res ? res->body : "";
-  }
+  std::string Metrics(Process& agent) { return ScrapeMetrics(agent); }
 
   absl::StatusOr<Json> WaitNode(const std::string& name, const std::function<bool(const Json&)>& pred,
                                 absl::Duration timeout = absl::Seconds(30)) {
@@ -214,6 +167,7 @@ TEST_F(AgentE2E, AwsScheduledMaintenanceAndCancellation) {
   auto cordoned = WaitNode(node.name, [](const Json& n) { return Unschedulable(n) && TaintValue(n) == "system-reboot"; });
   ASSERT_TRUE(cordoned.ok()) << cordoned.status();
   ASSERT_TRUE(extender.WaitFor(Reported("instance-event-1234567890abcdef0")));
+  EXPECT_TRUE(WaitEvents(node.name, "SpotEvictionNotice", 1));
 
   aemm.reset();  // the same event, now canceled
   aemm = StartAemm(Dir(), port, {"events", "--code=system-reboot", "--state=canceled"});
@@ -342,6 +296,26 @@ TEST_F(AgentE2E, AzureFreezeLabelOnlyAndDryRun) {
   EXPECT_EQ(TaintValue(*labelled), "");
 }
 
+// Verifies --azure_ack approves the event (StartRequests) once the extender has marked the
+// node's executors decommissioned, and not before.
+TEST_F(AgentE2E, AzureAcknowledgesOnceDecommissioned) {
+  NodeSpec node{.name = UniqueName("aks-ack"), .kind = NodeKind::kAksSpot, .pool = "spot5"};
+  Credentials creds = Provision(node);
+  auto created = kube::GetNode(admin(), node.name);
+  std::string vm = agent::sources::AzureVmNameFromProviderId(kube::StringAt(*created, {"spec", "providerID"}));
+  FakeAzureScheduledEvents imds;
+  FakeEvictionService extender;
+  auto agent = StartAgent(node.name, creds, extender.address(), {"--azure_endpoint=" + imds.url(), "--azure_ack"});
+  imds.Add({.id = "pre-ack", .type = "Preempt", .resources = {vm},
+            .not_before = FakeAzureScheduledEvents::Rfc1123(absl::Now() + absl::Seconds(30))});
+  ASSERT_TRUE(WaitNode(node.name, [](const Json& n) { return Unschedulable(n); }).ok());
+  EXPECT_FALSE(imds.WaitForStarted("pre-ack", absl::Seconds(1)));  // executors not gone yet
+  // What the extender's decommissioner writes when the node's executors are gone.
+  ASSERT_TRUE(kube::PatchNode(admin(), node.name, kube::PatchType::kMerge,
+                              {{"metadata", {{"annotations", {{"spotguard.io/decommissioned", "pre-ack"}}}}}}).ok());
+  EXPECT_TRUE(imds.WaitForStarted("pre-ack"));
+}
+
 // --- GCP, through a fake metadata server -------------------------------------------------------
 
 // Verifies a preempted GCE spot VM is cordoned and reported.
@@ -358,6 +332,7 @@ TEST_F(AgentE2E, GcpPreemption) {
   ASSERT_TRUE(doomed.ok()) << doomed.status();
   ASSERT_TRUE(extender.WaitFor(Reported("gcp-preempted")));
   EXPECT_EQ(extender.calls()[0].report.notice().cloud(), v1::CLOUD_GCP);
+  EXPECT_TRUE(WaitEvents(node.name, "SpotEvictionNotice", 1));
 }
 
 // --- Least privilege -----------------------------------------------------------------------------

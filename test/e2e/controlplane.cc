@@ -328,8 +328,8 @@ absl::StatusOr<std::vector<Json>> ListEvents(kube::KubeClient& client, const std
   return out;
 }
 
-absl::Status ApplyManifest(const std::string& path) {
-  auto out = ControlPlaneEnvironment::Get().Kubectl(absl::StrCat("apply -f ", SourceDir(), "/", path));
+absl::Status ApplyManifest(ControlPlane& cp, const std::string& path) {
+  auto out = cp.Kubectl(absl::StrCat("apply -f ", SourceDir(), "/", path));
   return out.status();
 }
 

@@ -133,6 +133,6 @@ absl::StatusOr<std::vector<Json>> ListEvents(kube::KubeClient& client, const std
                                              const std::string& reason, const std::string& ns = "default");
 
 // kubectl apply -f <source tree>/<path>.
-absl::Status ApplyManifest(const std::string& path);
+absl::Status ApplyManifest(ControlPlane& cp, const std::string& path);
 
 }  // namespace spotguard::e2e

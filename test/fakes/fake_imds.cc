@@ -1,5 +1,7 @@
 #include "test/fakes/fake_imds.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
@@ -145,6 +147,14 @@ int64_t FakeAzureScheduledEvents::incarnation() const {
 std::vector<std::string> FakeAzureScheduledEvents::started() const {
   absl::MutexLock lock(&mu_);
   return started_;
+}
+
+bool FakeAzureScheduledEvents::WaitForStarted(const std::string& id, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return std::find(started_.begin(), started_.end(), id) != started_.end();
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
 }
 
 bool FakeAzureScheduledEvents::Handle(const httplib::Request& req, httplib::Response& res) {

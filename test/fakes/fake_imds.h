@@ -95,6 +95,8 @@ class FakeAzureScheduledEvents : public FakeImds {
   int64_t incarnation() const;
   // EventIds approved with POST {"StartRequests": [...]}.
   std::vector<std::string> started() const;
+  // Waits (real time, bounded) until `id` has been approved.
+  bool WaitForStarted(const std::string& id, absl::Duration timeout = absl::Seconds(30)) const;
 
   static std::string Rfc1123(absl::Time t);
 

@@ -100,7 +100,7 @@ struct Harness {
     kube = std::make_unique<kube::KubeClient>(std::move(h), kube::KubeConfig{}, clock,
                                               kube::ClientOptions{.qps = 0, .max_attempts = 1});
     responder = std::make_unique<Responder>(ResponderOptions{.node_name = "n1", .dry_run = dry_run}, clock, *kube,
-                                            reporter, metrics);
+                                            &reporter, metrics);
   }
   Json Node() {
     absl::MutexLock lock(&api->mu_);
