@@ -159,8 +159,8 @@ bool Responder::ReconcileOnce(absl::Time deadline) {
 
   if (options_.dry_run) {
     NodePlan plan = PlanNode(cached, active, options_.taint_effect);
+    metrics_.RecordNodeUpdate("dry_run");  // count before logging: observers wait on the log
     log::Info("dry run: would patch the node", {{"node", options_.node_name}, {"ops", plan.ops.dump()}});
-    metrics_.RecordNodeUpdate("dry_run");
     absl::MutexLock lock(&mu_);
     to_announce_.erase(to_announce_.begin(), to_announce_.begin() + announced.size());
     to_withdraw_.erase(to_withdraw_.begin(), to_withdraw_.begin() + withdrawn.size());
@@ -275,8 +275,8 @@ void Responder::StartReport(const Notice& notice, bool withdraw) {
       return;
     }
     if (options_.dry_run) {
-      log::Info("dry run: would report", {{"notice_id", notice.id}, {"call", verb}});
       metrics_.RecordReport("dry_run");
+      log::Info("dry run: would report", {{"notice_id", notice.id}, {"call", verb}});
       *done = true;
       return;
     }
