@@ -1,15 +1,81 @@
 #include "extender/config.h"
 
+#include "absl/strings/str_cat.h"
+#include "extender/risk/policy.h"
+
 namespace spotguard::extender {
 
 void RegisterFlags(FlagSet& f, Config& c) {
-  f.Add("http_address", &c.http_address, "Address of the scheduler extender API, /metrics and probes");
+  f.Add("http_address", &c.http_address, "Address of the scheduler extender API (/filter, /prioritize), /metrics and probes");
+  f.Add("http_threads", &c.http_threads, "Connections served at once (kube-scheduler keeps one alive per scheduler)");
+  f.Add("max_body_bytes", &c.max_body_bytes, "Largest scheduler request accepted (413 beyond)");
+  f.Add("keep_alive", &c.keep_alive, "HTTP keep-alive; must outlive Go's 90s idle timeout");
   f.Add("grpc_address", &c.grpc_address, "Address of the EvictionService gRPC server");
+  f.Add("tls_cert_file", &c.tls_cert_file, "gRPC TLS certificate (PEM); with --tls_key_file");
+  f.Add("tls_key_file", &c.tls_key_file, "gRPC TLS private key (PEM)");
   f.Add("kubeconfig", &c.kubeconfig, "kubeconfig file (default: in-cluster)").Env("KUBECONFIG");
+  f.Add("namespace", &c.namespace_, "Namespace of the risk ConfigMap (empty: do not persist)").Env("POD_NAMESPACE");
+  f.Add("identity", &c.identity, "This replica's name, written into pod claims").Env("POD_NAME");
+  f.Add("token_audience", &c.token_audience, "Audience the agents' tokens must carry");
+  f.Add("agent_service_accounts", &c.agent_service_accounts,
+        "namespace/name of the ServiceAccounts allowed to report (empty: any)");
+  f.Add("driver_selector", &c.driver_selector, "Label selector of Spark drivers (kept off spot nodes)");
+  f.Add("executor_selector", &c.executor_selector, "Label selector of Spark executors (scored, decommissioned)");
+  f.Add("app_label", &c.app_label, "Label naming a pod's Spark application (spread)");
+  f.Add("risk_cap", &c.risk_cap, "Eviction probability over the horizon at which a spot node scores 0");
+  f.Add("on_demand_score", &c.on_demand_score, "Score (0-10) of on-demand nodes for executors");
+  f.Add("spread_weight", &c.spread_weight, "Most points taken from a node crowded with the application's executors");
+  f.Add("score_all_pods", &c.score_all_pods, "Score every pod by risk, not only Spark executors");
+  f.Add("risk_half_life", &c.risk_half_life, "Half-life of eviction evidence");
+  f.Add("risk_horizon", &c.risk_horizon, "Horizon of the scored eviction probability");
+  f.Add("risk_prior_evictions", &c.risk_prior_evictions, "Prior evictions ...");
+  f.Add("risk_prior_hours", &c.risk_prior_hours, "... per this many spot node-hours");
+  f.Add("rebalance_risk", &c.rebalance_risk, "Eviction probability floor of a node with a rebalance recommendation");
+  f.Add("risk_configmap", &c.risk_configmap, "ConfigMap holding the risk history");
+  f.Add("persist_interval", &c.persist_interval, "How often the risk history is written");
+  f.Add("margin", &c.margin, "Time kept between an executor's grace period and the node's end");
+  f.Add("min_grace", &c.min_grace, "Shortest grace period given to an executor");
+  f.Add("max_grace", &c.max_grace, "Longest grace period given to an executor");
+  f.Add("delete_fallback", &c.delete_fallback,
+        "When a PodDisruptionBudget blocks eviction, delete this long before the deadline");
+  f.Add("drain", &c.drain, "Also evict every other pod on a doomed node (not DaemonSets)");
+  f.Add("eviction_parallelism", &c.eviction_parallelism, "Evictions in flight per node");
   f.Add("dry_run", &c.dry_run, "Log and count evictions instead of sending them");
+  f.Add("capture_dir", &c.capture_dir, "Save the first scheduler requests here (test fixtures)");
   f.Add("log_level", &c.log_level, "debug, info, warn or error");
 }
 
-absl::Status Validate(const Config& c) { return absl::OkStatus(); }
+absl::Status Validate(const Config& c) {
+  for (const auto& [name, sel] : {std::pair{"driver_selector", &c.driver_selector},
+                                  std::pair{"executor_selector", &c.executor_selector}}) {
+    auto parsed = risk::LabelSelector::Parse(*sel);
+    if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", parsed.status().message()));
+    if (parsed->empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, " must not be empty"));
+  }
+  if (c.risk_cap <= 0 || c.risk_cap > 1) return absl::InvalidArgumentError("--risk_cap must be in (0, 1]");
+  if (c.on_demand_score < 0 || c.on_demand_score > 10) return absl::InvalidArgumentError("--on_demand_score must be 0..10");
+  if (c.spread_weight < 0 || c.spread_weight > 10) return absl::InvalidArgumentError("--spread_weight must be 0..10");
+  if (c.risk_half_life <= absl::ZeroDuration() || c.risk_horizon <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--risk_half_life and --risk_horizon must be positive");
+  }
+  if (c.risk_prior_evictions < 0 || c.risk_prior_hours <= 0) {
+    return absl::InvalidArgumentError("--risk_prior_evictions must be >= 0 and --risk_prior_hours > 0");
+  }
+  if (c.rebalance_risk < 0 || c.rebalance_risk > 1) return absl::InvalidArgumentError("--rebalance_risk must be 0..1");
+  if (c.min_grace < absl::ZeroDuration() || c.max_grace < c.min_grace) {
+    return absl::InvalidArgumentError("--min_grace must be >= 0 and <= --max_grace");
+  }
+  if (c.max_body_bytes < 1024) return absl::InvalidArgumentError("--max_body_bytes must be at least 1024");
+  if (c.keep_alive <= absl::Seconds(90)) {
+    return absl::InvalidArgumentError("--keep_alive must be longer than 90s: Go's client does not retry a POST on a closed connection");
+  }
+  if (c.http_threads < 2 || c.eviction_parallelism < 1) {
+    return absl::InvalidArgumentError("--http_threads must be >= 2 and --eviction_parallelism >= 1");
+  }
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace spotguard::extender

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -10,10 +11,44 @@
 namespace spotguard::extender {
 
 struct Config {
-  std::string http_address = ":8888";   // kube-scheduler extender API, /metrics, probes
-  std::string grpc_address = ":8889";   // EvictionService
+  // Serving
+  std::string http_address = ":8888";  // kube-scheduler extender API, /metrics, probes
+  int http_threads = 16;
+  int64_t max_body_bytes = 64 << 20;
+  absl::Duration keep_alive = absl::Seconds(120);  // longer than Go's 90 s idle timeout
+  std::string grpc_address = ":8889";              // EvictionService
+  std::string tls_cert_file, tls_key_file;         // gRPC TLS (optional)
   std::string kubeconfig;
+  std::string namespace_ = "spotguard-system";     // where the risk ConfigMap lives
+  std::string identity;                            // this replica, for claims (POD_NAME)
+  // Who may report
+  std::string token_audience = "spotguard";
+  std::vector<std::string> agent_service_accounts = {"spotguard-system/spotguard-agent"};
+  // Scheduling policy
+  std::string driver_selector = "spark-role=driver";
+  std::string executor_selector = "spark-role=executor";
+  std::string app_label = "spark-app-selector";
+  double risk_cap = 0.2;
+  int on_demand_score = 5;
+  int spread_weight = 4;
+  bool score_all_pods = false;
+  // Risk model
+  absl::Duration risk_half_life = absl::Hours(6);
+  absl::Duration risk_horizon = absl::Hours(1);
+  double risk_prior_evictions = 1;
+  double risk_prior_hours = 100;
+  double rebalance_risk = 0.5;
+  std::string risk_configmap = "spotguard-risk";
+  absl::Duration persist_interval = absl::Minutes(1);
+  // Decommissioning
+  absl::Duration margin = absl::Seconds(5);
+  absl::Duration min_grace = absl::Seconds(2);
+  absl::Duration max_grace = absl::Minutes(10);
+  absl::Duration delete_fallback = absl::Seconds(10);
+  bool drain = false;
+  int eviction_parallelism = 16;
   bool dry_run = false;
+  std::string capture_dir;  // save scheduler requests (fixtures)
   std::string log_level = "info";
 };
 

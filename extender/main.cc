@@ -1,14 +1,20 @@
-// spotguard-extender: kube-scheduler extender and EvictionService.
+// spotguard-extender: kube-scheduler extender and EvictionService. Only wiring here.
 #include <cstdio>
 
-#include "common/flags.h"
+#include "common/kube/client.h"
+#include "common/kube/config.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "extender/config.h"
+#include "extender/extender.h"
 
 int main(int argc, char** argv) {
   using namespace spotguard;
+  StopSignal stop;
+  StopOnSignals(stop);
   extender::Config config;
-  FlagSet flags("spotguard-extender", "Risk-aware scheduler extender and Spark decommissioner.", SPOTGUARD_VERSION);
+  FlagSet flags("spotguard-extender", "Risk-aware kube-scheduler extender and Spark executor decommissioner.",
+                SPOTGUARD_VERSION);
   extender::RegisterFlags(flags, config);
   auto outcome = flags.Parse(argc, argv);
   if (!outcome.ok()) {
@@ -16,7 +22,29 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (*outcome == FlagSet::Outcome::kExit) return 0;
+  if (absl::Status s = extender::Validate(config); !s.ok()) {
+    std::fprintf(stderr, "spotguard-extender: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
   log::SetComponent("spotguard-extender");
+  (void)log::SetLevel(config.log_level);
   log::Info("starting", {{"version", SPOTGUARD_VERSION}, {"config", flags.ResolvedConfig()}});
+
+  auto kube_config = kube::ResolveConfig(config.kubeconfig, ProcessEnv());
+  if (!kube_config.ok()) {
+    log::Error("cannot start", {{"error", kube_config.status()}});
+    return 1;
+  }
+  auto kube = kube::KubeClient::Create(*kube_config, RealClock::Get(), {.user_agent = "spotguard-extender"});
+  if (!kube.ok()) {
+    log::Error("cannot start", {{"error", kube.status()}});
+    return 1;
+  }
+  extender::Extender extender(config, RealClock::Get(), **kube);
+  if (absl::Status s = extender.Start(); !s.ok()) {
+    log::Error("cannot start", {{"error", s}});
+    return 1;
+  }
+  extender.Run(stop);
   return 0;
 }

@@ -116,6 +116,7 @@ v1::Notice ToProto(const Notice& n) {
   *p.mutable_detected_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(n.detected_at));
   p.set_description(n.description);
   p.set_source(n.source);
+  p.set_action(std::string(ActionName(n.action)));
   return p;
 }
 

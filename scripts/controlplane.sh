@@ -140,7 +140,9 @@ cmd_up() {
   wait_ready etcd 30 python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
     "http://127.0.0.1:$ETCD_PORT/health"
 
-  # configmaps bypass the watch cache, so an e2e test can compact etcd under a watch and
+  # No kube-controller-manager runs here, so nothing would ever lift the not-ready taint that
+  # TaintNodesByCondition puts on new nodes, nor create default ServiceAccounts: both
+  # admission plugins are off. configmaps bypass the watch cache, so an e2e test can compact etcd under a watch and
   # see the real 410 Gone -> relist path; everything else is served as in production.
   start kube-apiserver kube-apiserver \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
@@ -152,7 +154,7 @@ cmd_up() {
     --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
     --api-audiences https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range 10.96.0.0/16 \
-    --disable-admission-plugins ServiceAccount --endpoint-reconciler-type none \
+    --disable-admission-plugins ServiceAccount,TaintNodesByCondition --endpoint-reconciler-type none \
     --watch-cache-sizes configmaps#0 \
     --profiling=false --v 1
   write_kubeconfig "$DIR/kubeconfig" spotguard-test-admin "$DIR/pki/admin.crt" "$DIR/pki/admin.key"

@@ -22,6 +22,8 @@ struct NodeFacts {
   std::string zone;           // topology.kubernetes.io/zone
   std::string pool;           // agentpool / nodegroup / karpenter nodepool / GKE nodepool
   std::string capacity_type;  // "spot" or "on-demand"
+
+  bool operator==(const NodeFacts&) const = default;
 };
 
 NodeFacts FactsOf(const nlohmann::json& node);

@@ -1,0 +1,482 @@
+#include "extender/cluster_state.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/kube/resources.h"
+#include "common/kube/status.h"
+#include "common/kube/watch.h"
+#include "common/log.h"
+
+namespace spotguard::extender {
+namespace {
+
+constexpr char kNoticeAnnotation[] = "spotguard.io/notice";
+constexpr char kRebalanceLabel[] = "spotguard.io/rebalance-recommended";
+
+risk::Domains DomainsOf(const kube::NodeFacts& f) { return {f.pool, f.zone, f.instance_type}; }
+
+absl::Time TimeOr(const Json& j, const char* key) {
+  auto t = kube::ParseApiTime(j.value(key, ""));
+  return t.ok() ? *t : absl::InfinitePast();
+}
+
+absl::flat_hash_map<std::string, std::string> StringMap(const Json& j) {
+  absl::flat_hash_map<std::string, std::string> out;
+  if (!j.is_object()) return out;
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<NoticeRecord> NoticeFromAnnotation(const std::string& node, const std::string& text) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return absl::InvalidArgumentError("spotguard.io/notice is not a JSON object");
+  NoticeRecord n;
+  n.node = node;
+  n.id = j.value("id", "");
+  n.cloud = j.value("cloud", "");
+  n.kind = j.value("kind", "");
+  n.raw_action = j.value("rawAction", "");
+  n.action = j.value("action", "cordon");  // the annotation exists only for cordoned nodes
+  n.not_before = TimeOr(j, "notBefore");
+  n.detected_at = TimeOr(j, "detectedAt");
+  if (n.id.empty() || n.kind.empty()) return absl::InvalidArgumentError("spotguard.io/notice lacks id or kind");
+  return n;
+}
+
+ClusterState::ClusterState(ClusterStateOptions options, Clock& clock, kube::KubeClient& kube, ExtenderMetrics& metrics)
+    : options_(std::move(options)), clock_(clock), kube_(kube), metrics_(metrics), model_(options_.risk) {}
+
+bool ClusterState::Synced() const {
+  absl::MutexLock lock(&mu_);
+  return nodes_synced_ && pods_synced_;
+}
+
+std::shared_ptr<const risk::Snapshot> ClusterState::snapshot() const {
+  absl::MutexLock lock(&snap_mu_);
+  return snapshot_;
+}
+
+risk::RiskModel ClusterState::Model() const {
+  absl::MutexLock lock(&mu_);
+  return model_;
+}
+
+int ClusterState::IdLocked(absl::flat_hash_map<std::string, int>& ids, const std::string& key) {
+  auto [it, inserted] = ids.emplace(key, static_cast<int>(ids.size()));
+  return it->second;
+}
+
+// --- Nodes -----------------------------------------------------------------------------------
+
+bool ClusterState::UpsertNodeLocked(const Json& node, std::vector<NoticeRecord>* doomed,
+                                    std::vector<NoticeRecord>* withdrawn) {
+  NodeEntry e;
+  e.facts = kube::FactsOf(node);
+  e.rebalance = kube::StringAt(node, {"metadata", "labels", kRebalanceLabel}) == "true";
+  const std::string annotation = kube::StringAt(node, {"metadata", "annotations", kNoticeAnnotation});
+  std::optional<NoticeRecord> notice;
+  if (!annotation.empty()) {
+    auto parsed = NoticeFromAnnotation(e.facts.name, annotation);
+    if (parsed.ok()) {
+      e.annotated_notice = parsed->id;
+      notice = std::move(*parsed);
+    } else {
+      log::Warn("ignoring a malformed notice annotation", {{"node", e.facts.name}, {"error", parsed.status()}});
+    }
+  }
+  auto old = nodes_.find(e.facts.name);
+  if (old != nodes_.end() && old->second == e) return false;
+  if (old != nodes_.end() && !old->second.annotated_notice.empty() && old->second.annotated_notice != e.annotated_notice) {
+    // The agent removed its annotation: the notice is withdrawn (the durable channel).
+    if (auto w = WithdrawLocked(e.facts.name, old->second.annotated_notice); w.has_value()) withdrawn->push_back(*w);
+  }
+  IdLocked(pool_ids_, e.facts.pool);
+  IdLocked(zone_ids_, e.facts.zone);
+  const std::string name = e.facts.name;
+  nodes_[name] = std::move(e);
+  // After the node is known, so an eviction counts in its domains.
+  if (notice.has_value()) ReportLocked(std::move(*notice), "watch", doomed);
+  return true;
+}
+
+void ClusterState::ReplaceNodes(std::vector<Json> nodes) {
+  std::vector<NoticeRecord> doomed, withdrawn;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::flat_hash_set<std::string> present;
+    for (const Json& n : nodes) {
+      UpsertNodeLocked(n, &doomed, &withdrawn);
+      present.insert(kube::StringAt(n, {"metadata", "name"}));
+    }
+    for (auto it = nodes_.begin(); it != nodes_.end();) {
+      if (present.contains(it->first)) {
+        ++it;
+      } else {
+        nodes_.erase(it++);
+      }
+    }
+    nodes_synced_ = true;
+    PublishNodesLocked();
+  }
+  Dispatch(std::move(doomed), std::move(withdrawn));
+}
+
+void ClusterState::ApplyNode(bool deleted, const Json& node) {
+  std::vector<NoticeRecord> doomed, withdrawn;
+  {
+    absl::MutexLock lock(&mu_);
+    const std::string name = kube::StringAt(node, {"metadata", "name"});
+    if (deleted) {
+      nodes_.erase(name);
+      // Its notices are over: the node is gone (as the notice said it would be).
+      for (auto it = notices_.begin(); it != notices_.end();) {
+        if (it->second.node == name) {
+          withdrawn_ids_.insert(it->first);
+          notices_.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    } else if (!UpsertNodeLocked(node, &doomed, &withdrawn)) {
+      return;  // a heartbeat or status change: nothing the scheduler sees
+    }
+    PublishNodesLocked();
+  }
+  Dispatch(std::move(doomed), std::move(withdrawn));
+}
+
+// --- Notices ---------------------------------------------------------------------------------
+
+bool ClusterState::ReportLocked(NoticeRecord notice, absl::string_view channel, std::vector<NoticeRecord>* doomed) {
+  if (notices_.contains(notice.id) || withdrawn_ids_.contains(notice.id)) return false;
+  notice.channel = std::string(channel);
+  metrics_.RecordNoticeReceived(notice.cloud, notice.kind, channel);
+  log::Info("notice received", {{"node", notice.node}, {"notice_id", notice.id}, {"kind", notice.kind},
+                                {"cloud", notice.cloud}, {"channel", channel}, {"not_before", notice.not_before}});
+  if (notice.kind == "eviction") {
+    if (auto it = nodes_.find(notice.node); it != nodes_.end()) {
+      model_.RecordEviction(notice.id, DomainsOf(it->second.facts), clock_.Now());
+    }
+  }
+  if (notice.Dooms()) doomed->push_back(notice);
+  notices_[notice.id] = std::move(notice);
+  return true;
+}
+
+bool ClusterState::ReportNotice(NoticeRecord notice, absl::string_view channel) {
+  std::vector<NoticeRecord> doomed;
+  bool first;
+  {
+    absl::MutexLock lock(&mu_);
+    first = ReportLocked(std::move(notice), channel, &doomed);
+    if (first) PublishNodesLocked();
+  }
+  Dispatch(std::move(doomed), {});
+  return first;
+}
+
+std::optional<NoticeRecord> ClusterState::WithdrawLocked(const std::string& node, const std::string& id) {
+  auto it = notices_.find(id);
+  if (it == notices_.end() || it->second.node != node) return std::nullopt;
+  NoticeRecord n = std::move(it->second);
+  notices_.erase(it);
+  withdrawn_ids_.insert(id);
+  log::Info("notice withdrawn", {{"node", node}, {"notice_id", id}});
+  return n;
+}
+
+bool ClusterState::WithdrawNotice(const std::string& node, const std::string& id) {
+  std::optional<NoticeRecord> w;
+  {
+    absl::MutexLock lock(&mu_);
+    w = WithdrawLocked(node, id);
+    if (w.has_value()) PublishNodesLocked();
+  }
+  if (!w.has_value()) return false;
+  Dispatch({}, {*w});
+  return true;
+}
+
+bool ClusterState::NoticeActive(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  return notices_.contains(id);
+}
+
+void ClusterState::Dispatch(std::vector<NoticeRecord> doomed, std::vector<NoticeRecord> withdrawn) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!(nodes_synced_ && pods_synced_)) {
+      // Decommissioning needs the pods: hold the notices until both lists are in.
+      for (auto& n : doomed) held_.push_back(std::move(n));
+      doomed.clear();
+    } else if (!held_.empty()) {
+      for (auto& n : held_) {
+        if (notices_.contains(n.id)) doomed.insert(doomed.begin(), std::move(n));
+      }
+      held_.clear();
+    }
+  }
+  if (on_doomed_) {
+    for (const NoticeRecord& n : doomed) on_doomed_(n);
+  }
+  if (on_withdrawn_) {
+    for (const NoticeRecord& n : withdrawn) on_withdrawn_(n);
+  }
+}
+
+// --- Pods ------------------------------------------------------------------------------------
+
+namespace {
+PodRef PodFrom(const Json& pod) {
+  PodRef p;
+  p.namespace_ = kube::StringAt(pod, {"metadata", "namespace"});
+  p.name = kube::StringAt(pod, {"metadata", "name"});
+  p.uid = kube::StringAt(pod, {"metadata", "uid"});
+  p.resource_version = kube::StringAt(pod, {"metadata", "resourceVersion"});
+  p.node = kube::StringAt(pod, {"spec", "nodeName"});
+  const Json& meta = pod.contains("metadata") ? pod["metadata"] : Json::object();
+  p.labels = StringMap(meta.value("labels", Json::object()));
+  p.annotations = StringMap(meta.value("annotations", Json::object()));
+  p.terminating = meta.contains("deletionTimestamp") && !meta["deletionTimestamp"].is_null();
+  std::string phase = kube::StringAt(pod, {"status", "phase"});
+  p.finished = phase == "Succeeded" || phase == "Failed";
+  return p;
+}
+}  // namespace
+
+void ClusterState::ReplacePods(std::vector<Json> pods) {
+  {
+    absl::MutexLock lock(&mu_);
+    pods_.clear();
+    for (const Json& j : pods) {
+      PodRef p = PodFrom(j);
+      pods_[p.uid] = std::move(p);
+    }
+    pods_synced_ = true;
+    ++pods_version_;
+    PublishAppsLocked();
+  }
+  Dispatch({}, {});  // releases notices held until the pods were known
+}
+
+void ClusterState::ApplyPod(bool deleted, const Json& pod) {
+  absl::MutexLock lock(&mu_);
+  PodRef p = PodFrom(pod);
+  if (deleted) {
+    pods_.erase(p.uid);
+  } else {
+    pods_[p.uid] = std::move(p);
+  }
+  ++pods_version_;
+  PublishAppsLocked();
+}
+
+std::vector<PodRef> ClusterState::SparkPodsOn(const std::string& node) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<PodRef> out;
+  for (const auto& [uid, p] : pods_) {
+    if (p.node == node) out.push_back(p);
+  }
+  return out;
+}
+
+bool ClusterState::WaitForPods(const std::string& node, const std::function<bool(const std::vector<PodRef>&)>& pred,
+                               absl::Time deadline, const StopSignal& stop) const {
+  // Pod changes bump pods_version_; re-check on each, and at least every second for stop.
+  while (!stop.stopped() && clock_.Now() < deadline) {
+    if (pred(SparkPodsOn(node))) return true;
+    absl::MutexLock lock(&mu_);
+    int64_t seen = pods_version_;
+    auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pods_version_ != seen; };
+    mu_.AwaitWithTimeout(absl::Condition(&changed), absl::Seconds(1));
+  }
+  return pred(SparkPodsOn(node));
+}
+
+std::optional<kube::NodeFacts> ClusterState::Facts(const std::string& node) const {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return std::nullopt;
+  return it->second.facts;
+}
+
+// --- Publishing --------------------------------------------------------------------------------
+
+void ClusterState::PublishNodesLocked() {
+  const absl::Time now = clock_.Now();
+  auto table = std::make_shared<risk::NodeTable>();
+  table->reserve(nodes_.size());
+  absl::flat_hash_map<std::string, const NoticeRecord*> dooming;
+  absl::flat_hash_set<std::string> rebalanced;
+  for (const auto& [id, n] : notices_) {
+    if (n.Dooms()) dooming[n.node] = &n;
+    if (n.kind == "rebalance") rebalanced.insert(n.node);
+  }
+  int spot = 0, on_demand = 0, doomed = 0;
+  for (const auto& [name, e] : nodes_) {
+    auto info = std::make_shared<risk::NodeInfo>();
+    info->name = name;
+    info->cloud = e.facts.cloud;
+    info->pool = e.facts.pool;
+    info->zone = e.facts.zone;
+    info->instance_type = e.facts.instance_type;
+    info->spot = e.facts.capacity_type == "spot";
+    info->pool_id = pool_ids_.at(e.facts.pool);
+    info->zone_id = zone_ids_.at(e.facts.zone);
+    info->rebalance = e.rebalance || rebalanced.contains(name);
+    if (auto d = dooming.find(name); d != dooming.end()) {
+      info->doomed = true;
+      info->notice_id = d->second->id;
+      info->notice_kind = d->second->kind;
+      info->not_before = d->second->not_before;
+      info->risk = 1.0;
+      ++doomed;
+    } else if (info->spot) {
+      info->risk = model_.Risk(DomainsOf(e.facts), info->rebalance, now);
+    }
+    (info->spot ? spot : on_demand)++;
+    table->emplace(name, std::move(info));
+  }
+  metrics_.SetNodes(spot, on_demand, doomed);
+  auto snap = std::make_shared<risk::Snapshot>();
+  {
+    absl::MutexLock lock(&snap_mu_);
+    snap->apps = snapshot_->apps;
+  }
+  snap->nodes = std::move(table);
+  absl::MutexLock lock(&snap_mu_);
+  snapshot_ = std::move(snap);
+}
+
+void ClusterState::PublishAppsLocked() {
+  absl::flat_hash_map<std::string, risk::AppSpread> apps;
+  for (const auto& [uid, p] : pods_) {
+    if (p.terminating || p.finished || p.node.empty()) continue;
+    if (!options_.policy.executor_selector.Matches(p.labels)) continue;
+    auto app = p.labels.find(options_.policy.app_label);
+    auto node = nodes_.find(p.node);
+    if (app == p.labels.end() || node == nodes_.end()) continue;
+    risk::AppSpread& s = apps[app->second];
+    ++s.total;
+    ++s.per_pool[pool_ids_.at(node->second.facts.pool)];
+    ++s.per_zone[zone_ids_.at(node->second.facts.zone)];
+  }
+  auto table = std::make_shared<risk::AppTable>();
+  for (auto& [app, s] : apps) table->emplace(app, std::make_shared<const risk::AppSpread>(std::move(s)));
+  auto snap = std::make_shared<risk::Snapshot>();
+  absl::MutexLock lock(&snap_mu_);
+  snap->nodes = snapshot_->nodes;
+  snap->apps = std::move(table);
+  snapshot_ = std::move(snap);
+}
+
+void ClusterState::Refresh() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  if (last_refresh_ != absl::InfinitePast()) {
+    const absl::Duration elapsed = now - last_refresh_;
+    absl::flat_hash_set<std::string> doomed;
+    for (const auto& [id, n] : notices_) {
+      if (n.Dooms()) doomed.insert(n.node);
+    }
+    for (const auto& [name, e] : nodes_) {
+      if (e.facts.capacity_type == "spot" && !doomed.contains(name)) model_.AddExposure(DomainsOf(e.facts), elapsed, now);
+    }
+  }
+  last_refresh_ = now;
+  for (const std::string& key : model_.DomainKeys()) {
+    size_t slash = key.find('/');
+    risk::Domains d;
+    if (key.compare(0, slash, "pool") == 0) d.pool = key.substr(slash + 1);
+    if (key.compare(0, slash, "zone") == 0) d.zone = key.substr(slash + 1);
+    if (key.compare(0, slash, "type") == 0) d.instance_type = key.substr(slash + 1);
+    metrics_.SetEvictionRate(key.substr(0, slash), key.substr(slash + 1), model_.Rate(d, now));
+  }
+  PublishNodesLocked();
+}
+
+// --- Persistence ------------------------------------------------------------------------------
+
+void ClusterState::LoadPersisted() {
+  if (options_.configmap_namespace.empty()) return;
+  auto cm = kube::GetConfigMap(kube_, options_.configmap_namespace, options_.configmap_name);
+  if (!cm.ok()) {
+    if (!absl::IsNotFound(cm.status())) log::Warn("cannot read the risk history", {{"error", cm.status()}});
+    return;
+  }
+  auto model = risk::RiskModel::FromJson(Json::parse(kube::StringAt(*cm, {"data", "model.json"}), nullptr, false),
+                                         options_.risk);
+  if (!model.ok()) {
+    log::Warn("ignoring an unreadable risk history", {{"error", model.status()}});
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  model_.Merge(*model, clock_.Now());
+  log::Info("risk history loaded", {{"configmap", options_.configmap_name}, {"domains", model->DomainKeys().size()}});
+}
+
+absl::Status ClusterState::Persist() {
+  if (options_.configmap_namespace.empty()) return absl::OkStatus();
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto cm = kube::GetConfigMap(kube_, options_.configmap_namespace, options_.configmap_name);
+    if (!cm.ok() && !absl::IsNotFound(cm.status())) return cm.status();
+    Json body;
+    {
+      absl::MutexLock lock(&mu_);
+      // Another replica's history joins ours (max per domain), then both are written.
+      if (cm.ok()) {
+        auto theirs = risk::RiskModel::FromJson(
+            Json::parse(kube::StringAt(*cm, {"data", "model.json"}), nullptr, false), options_.risk);
+        if (theirs.ok()) model_.Merge(*theirs, clock_.Now());
+      }
+      body = {{"metadata", {{"name", options_.configmap_name}, {"namespace", options_.configmap_namespace}}},
+              {"data", {{"model.json", model_.ToJson(clock_.Now()).dump()}}}};
+    }
+    absl::StatusOr<Json> written;
+    if (cm.ok()) {
+      body["metadata"]["resourceVersion"] = (*cm)["metadata"]["resourceVersion"];
+      written = kube::UpdateConfigMap(kube_, body);
+    } else {
+      written = kube::CreateConfigMap(kube_, body);
+    }
+    if (written.ok()) return absl::OkStatus();
+    if (!kube::IsConflict(written.status())) return written.status();
+    // Another replica wrote in between: read it again and merge.
+  }
+  return absl::AbortedError("risk history: too many concurrent writers");
+}
+
+void ClusterState::Run(const StopSignal& stop) {
+  LoadPersisted();
+  kube::Reflector nodes(kube_, {.path = "/api/v1/nodes"},
+                        {.replace = [this](std::vector<Json> items) { ReplaceNodes(std::move(items)); },
+                         .apply = [this](kube::WatchEvent::Type t, const Json& n) {
+                           ApplyNode(t == kube::WatchEvent::Type::kDeleted, n);
+                         }});
+  kube::Reflector pods(kube_, {.path = "/api/v1/pods", .label_selector = options_.spark_pod_selector},
+                       {.replace = [this](std::vector<Json> items) { ReplacePods(std::move(items)); },
+                        .apply = [this](kube::WatchEvent::Type t, const Json& p) {
+                          ApplyPod(t == kube::WatchEvent::Type::kDeleted, p);
+                        }});
+  std::thread node_thread([&] { nodes.Run(stop); });
+  std::thread pod_thread([&] { pods.Run(stop); });
+  absl::Time last_persist = clock_.Now();
+  Refresh();
+  while (clock_.SleepFor(options_.refresh, stop)) {
+    Refresh();
+    if (clock_.Now() - last_persist >= options_.persist_every) {
+      if (absl::Status s = Persist(); !s.ok()) log::Warn("cannot persist the risk history", {{"error", s}});
+      last_persist = clock_.Now();
+    }
+  }
+  if (absl::Status s = Persist(); !s.ok()) log::Warn("cannot persist the risk history at shutdown", {{"error", s}});
+  node_thread.join();
+  pod_thread.join();
+}
+
+}  // namespace spotguard::extender

@@ -1,0 +1,169 @@
+// ClusterState: everything the extender knows, kept in step with the API server, and the
+// immutable Snapshot it publishes for the scheduler handlers.
+//
+// Sources of truth:
+//   - a watch on nodes: facts (pool, zone, type, spot), the rebalance label, and the
+//     spotguard.io/notice annotation the agent writes — the durable channel, so a notice
+//     whose gRPC report was lost, or that arrived before a restart, is still acted on;
+//   - a watch on Spark pods (label spark-role): executors per node, per application;
+//   - ReportNotice/WithdrawNotice from the EvictionService — the fast channel;
+//   - the risk model, fed by eviction notices and by spot node-hours of exposure, persisted
+//     in a ConfigMap so a restart keeps its history.
+// A notice is the same notice on both channels (by id): counted once, acted on once.
+//
+// Handlers read snapshot() — a shared_ptr copy under a mutex held for nanoseconds; writers
+// build a new snapshot aside and swap it in.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "common/kube/client.h"
+#include "common/kube/node_facts.h"
+#include "extender/metrics.h"
+#include "extender/risk/model.h"
+#include "extender/risk/policy.h"
+#include "extender/risk/snapshot.h"
+
+namespace spotguard::extender {
+
+using kube::Json;
+
+// A notice as the extender knows it.
+struct NoticeRecord {
+  std::string id;
+  std::string node;
+  std::string cloud;       // azure | aws | gcp
+  std::string kind;        // eviction | maintenance | rebalance
+  std::string raw_action;  // the cloud's word
+  std::string action;      // what the agent did: cordon | label | report
+  absl::Time not_before = absl::InfinitePast();
+  absl::Time detected_at = absl::InfinitePast();
+  std::string channel;     // where it was first heard: grpc | watch
+
+  // The node is going away (or down for maintenance): its executors must go.
+  bool Dooms() const { return kind == "eviction" || (kind == "maintenance" && action == "cordon"); }
+};
+
+// Parses the agent's spotguard.io/notice annotation.
+absl::StatusOr<NoticeRecord> NoticeFromAnnotation(const std::string& node, const std::string& json);
+
+// A Spark pod as the decommissioner needs it.
+struct PodRef {
+  std::string namespace_, name, uid, node, resource_version;
+  absl::flat_hash_map<std::string, std::string> labels, annotations;
+  bool terminating = false;  // deletionTimestamp set
+  bool finished = false;     // phase Succeeded or Failed
+};
+
+struct ClusterStateOptions {
+  risk::RiskParams risk;
+  risk::PolicyConfig policy;                // selectors used to tell executors and apps apart
+  std::string spark_pod_selector = "spark-role";
+  absl::Duration refresh = absl::Seconds(30);  // risk recomputed, exposure accrued
+  // Risk history persisted here (namespace empty: not persisted).
+  std::string configmap_namespace;
+  std::string configmap_name = "spotguard-risk";
+  absl::Duration persist_every = absl::Minutes(1);
+};
+
+class ClusterState {
+ public:
+  using NoticeHandler = std::function<void(const NoticeRecord&)>;
+  using WithdrawHandler = std::function<void(const NoticeRecord&)>;
+
+  ClusterState(ClusterStateOptions options, Clock& clock, kube::KubeClient& kube, ExtenderMetrics& metrics);
+
+  // Called (on the watch's or the gRPC thread) for each new notice that dooms its node —
+  // once per notice id, and only after both watches have synced. Set before Run().
+  void OnDoomed(NoticeHandler handler) { on_doomed_ = std::move(handler); }
+  void OnWithdrawn(WithdrawHandler handler) { on_withdrawn_ = std::move(handler); }
+
+  // Loads the persisted risk history, then watches until `stop`.
+  void Run(const StopSignal& stop);
+
+  // Both watches have delivered their first list.
+  bool Synced() const;
+  std::shared_ptr<const risk::Snapshot> snapshot() const;
+
+  // A notice from either channel. Returns true the first time this id is heard of.
+  bool ReportNotice(NoticeRecord notice, absl::string_view channel);
+  // Returns true if the notice was active.
+  bool WithdrawNotice(const std::string& node, const std::string& notice_id);
+  bool NoticeActive(const std::string& notice_id) const;
+
+  std::vector<PodRef> SparkPodsOn(const std::string& node) const;
+  // Blocks until `pred(SparkPodsOn(node))` holds, `deadline` passes or `stop` fires.
+  bool WaitForPods(const std::string& node, const std::function<bool(const std::vector<PodRef>&)>& pred,
+                   absl::Time deadline, const StopSignal& stop) const;
+  std::optional<kube::NodeFacts> Facts(const std::string& node) const;
+
+  // The risk model right now (a copy), for tests and the demo's summary.
+  risk::RiskModel Model() const;
+  // One refresh round (exposure, risk, metrics); Run calls it every `refresh`.
+  void Refresh();
+  // Merge-and-write the risk history to its ConfigMap now.
+  absl::Status Persist();
+
+  // Watch handlers, public for tests.
+  void ReplaceNodes(std::vector<Json> nodes);
+  void ApplyNode(bool deleted, const Json& node);
+  void ReplacePods(std::vector<Json> pods);
+  void ApplyPod(bool deleted, const Json& pod);
+
+ private:
+  struct NodeEntry {
+    kube::NodeFacts facts;
+    bool rebalance = false;
+    std::string annotated_notice;  // id in spotguard.io/notice, if any
+
+    bool operator==(const NodeEntry&) const = default;
+  };
+
+  // Returns whether anything the snapshot shows changed (heartbeats change nothing).
+  bool UpsertNodeLocked(const Json& node, std::vector<NoticeRecord>* doomed, std::vector<NoticeRecord>* withdrawn)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool ReportLocked(NoticeRecord notice, absl::string_view channel, std::vector<NoticeRecord>* doomed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<NoticeRecord> WithdrawLocked(const std::string& node, const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishNodesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishAppsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int IdLocked(absl::flat_hash_map<std::string, int>& ids, const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands doomed notices to the handler (or holds them until synced) — outside the lock.
+  void Dispatch(std::vector<NoticeRecord> doomed, std::vector<NoticeRecord> withdrawn);
+  void LoadPersisted();
+
+  const ClusterStateOptions options_;
+  Clock& clock_;
+  kube::KubeClient& kube_;
+  ExtenderMetrics& metrics_;
+  NoticeHandler on_doomed_;
+  WithdrawHandler on_withdrawn_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, NodeEntry> nodes_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, NoticeRecord> notices_ ABSL_GUARDED_BY(mu_);  // active, by id
+  absl::flat_hash_set<std::string> withdrawn_ids_ ABSL_GUARDED_BY(mu_);         // never revive these
+  absl::flat_hash_map<std::string, PodRef> pods_ ABSL_GUARDED_BY(mu_);          // by uid
+  absl::flat_hash_map<std::string, int> pool_ids_ ABSL_GUARDED_BY(mu_), zone_ids_ ABSL_GUARDED_BY(mu_);
+  risk::RiskModel model_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_refresh_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool nodes_synced_ ABSL_GUARDED_BY(mu_) = false;
+  bool pods_synced_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<NoticeRecord> held_ ABSL_GUARDED_BY(mu_);  // doomed before both watches synced
+  int64_t pods_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // The published view: its own mutex, held only to copy or swap the pointer, so a reader
+  // never waits for a writer's rebuild.
+  mutable absl::Mutex snap_mu_;
+  std::shared_ptr<const risk::Snapshot> snapshot_ ABSL_GUARDED_BY(snap_mu_) = std::make_shared<risk::Snapshot>();
+};
+
+}  // namespace spotguard::extender

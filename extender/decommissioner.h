@@ -1,0 +1,104 @@
+// The Decommissioner gets a doomed node's Spark executors off it inside the notice window.
+//
+// For a notice on node N (once per notice), for every executor pod on N that is not already
+// terminating, in parallel:
+//   1. claim it: label spotguard.io/decommissioning=true and annotate
+//      spotguard.io/decommission-claim="<notice> <replica> <time>" in one patch guarded by
+//      the pod's resourceVersion — of two replicas acting on the same notice, one wins;
+//   2. evict it (policy/v1 Eviction) with gracePeriodSeconds =
+//      clamp(notBefore − now − margin, min_grace, max_grace): the kubelet runs Spark's preStop
+//      /opt/decom.sh, the executor migrates its blocks and exits;
+//   3. a PodDisruptionBudget (429) is retried with backoff; when the deadline is near, the pod
+//      is deleted with the same grace instead; 404 means gone (done);
+//   4. an Event SparkExecutorDecommission on the pod (DecommissionFailed if all else fails).
+// A withdrawn notice stops whatever is still retrying. Once no executor is left on N, the node
+// is annotated spotguard.io/decommissioned=<notice id> (the agent may then approve an Azure
+// event early). Pods already terminating are never touched again: a restarted extender that
+// re-reads the node's annotation resumes without evicting twice.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "common/backoff.h"
+#include "common/clock.h"
+#include "common/kube/client.h"
+#include "extender/cluster_state.h"
+#include "extender/metrics.h"
+
+namespace spotguard::extender {
+
+struct DecommissionerOptions {
+  absl::Duration margin = absl::Seconds(5);  // AWS guidance: leave ~5 s before the VM goes
+  absl::Duration min_grace = absl::Seconds(2);
+  absl::Duration max_grace = absl::Minutes(10);
+  absl::Duration delete_fallback = absl::Seconds(10);  // switch from evict to delete this long before notBefore
+  // Notices without a notBefore are treated as due this long after first sight.
+  absl::Duration unknown_deadline = absl::Seconds(30);
+  risk::LabelSelector executor_selector = *risk::LabelSelector::Parse("spark-role=executor");
+  bool drain_all = false;  // also evict every other pod on the node (not DaemonSets, not mirror pods)
+  bool dry_run = false;
+  int parallelism = 16;    // evictions in flight per node
+  std::string identity;    // this replica (pod name), written into claims
+  absl::Duration stale_claim = absl::Seconds(15);  // another replica's claim this old is taken over
+  BackoffPolicy retry{.initial = absl::Milliseconds(250), .max = absl::Seconds(3)};
+};
+
+// The grace period for an eviction `now`, as the header describes.
+int64_t GraceSeconds(const NoticeRecord& notice, absl::Time now, const DecommissionerOptions& options);
+
+class Decommissioner {
+ public:
+  Decommissioner(DecommissionerOptions options, Clock& clock, kube::KubeClient& kube, ClusterState& state,
+                 ExtenderMetrics& metrics);
+  ~Decommissioner();
+
+  // Starts decommissioning the notice's node on a thread of its own; returns at once.
+  void Start(const NoticeRecord& notice);
+  // Stops pending work for a withdrawn notice.
+  void Cancel(const NoticeRecord& notice);
+  // Stops everything and joins. Idempotent.
+  void Stop();
+  // Blocks (real time, bounded) until no decommission is running. For tests and benchmarks.
+  bool WaitIdle(absl::Duration timeout) const;
+
+  struct PodOutcome {
+    std::string pod;         // namespace/name
+    std::string result;      // evicted | deleted | gone | claimed_elsewhere | failed | cancelled | dry_run
+    int64_t grace_seconds = -1;
+  };
+  // The last run's outcome per pod, for a notice id (tests, the demo's timeline).
+  std::vector<PodOutcome> Outcomes(const std::string& notice_id) const;
+
+ private:
+  struct Task {
+    std::thread thread;
+    std::shared_ptr<StopSignal> stop = std::make_shared<StopSignal>();
+    std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
+  };
+
+  void Run(const NoticeRecord& notice, const StopSignal& stop);
+  PodOutcome DecommissionPod(const NoticeRecord& notice, const PodRef& pod, const StopSignal& stop);
+  absl::StatusOr<bool> Claim(const NoticeRecord& notice, const PodRef& pod);
+  std::vector<PodRef> Targets(const NoticeRecord& notice);
+  void MarkNodeDone(const NoticeRecord& notice);
+  void PodEvent(const PodRef& pod, const char* type, const char* reason, const std::string& message);
+
+  const DecommissionerOptions options_;
+  Clock& clock_;
+  kube::KubeClient& kube_;
+  ClusterState& state_;
+  ExtenderMetrics& metrics_;
+  StopSignal stop_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);  // by notice id
+  absl::flat_hash_map<std::string, std::vector<PodOutcome>> outcomes_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace spotguard::extender

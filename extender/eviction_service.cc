@@ -1,0 +1,160 @@
+#include "extender/eviction_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "common/kube/config.h"
+#include "common/log.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace spotguard::extender {
+namespace {
+
+namespace v1 = spotguard::v1;
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+absl::string_view CodeName(const grpc::Status& s) {
+  switch (s.error_code()) {
+    case grpc::OK: return "OK";
+    case grpc::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    case grpc::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::UNAVAILABLE: return "UNAVAILABLE";
+    default: return "OTHER";
+  }
+}
+
+std::string Metadata(const grpc::ServerContext* ctx, const char* key) {
+  auto it = ctx->client_metadata().find(key);
+  return it == ctx->client_metadata().end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixNanos(google::protobuf::util::TimeUtil::TimestampToNanoseconds(t));
+}
+
+absl::string_view CloudName(v1::Cloud c) {
+  switch (c) {
+    case v1::CLOUD_AZURE: return "azure";
+    case v1::CLOUD_AWS: return "aws";
+    case v1::CLOUD_GCP: return "gcp";
+    default: return "unknown";
+  }
+}
+
+absl::string_view KindName(v1::NoticeKind k) {
+  switch (k) {
+    case v1::NOTICE_KIND_EVICTION: return "eviction";
+    case v1::NOTICE_KIND_MAINTENANCE: return "maintenance";
+    case v1::NOTICE_KIND_REBALANCE: return "rebalance";
+    default: return "";
+  }
+}
+
+}  // namespace
+
+NoticeRecord FromProto(const v1::ReportNoticeRequest& req) {
+  NoticeRecord n;
+  n.id = req.notice().id();
+  n.node = req.node().name();
+  n.cloud = std::string(CloudName(req.notice().cloud()));
+  n.kind = std::string(KindName(req.notice().kind()));
+  n.raw_action = req.notice().raw_action();
+  n.action = req.notice().action().empty() ? "cordon" : req.notice().action();
+  if (req.notice().has_not_before()) n.not_before = FromTimestamp(req.notice().not_before());
+  if (req.notice().has_detected_at()) n.detected_at = FromTimestamp(req.notice().detected_at());
+  return n;
+}
+
+EvictionService::EvictionService(Authenticator& auth, ClusterState& state, ExtenderMetrics& metrics)
+    : auth_(auth), state_(state), metrics_(metrics) {}
+
+absl::Status EvictionService::Authorize(absl::string_view authorization, const std::string& node) {
+  auto caller = auth_.Authenticate(authorization);
+  if (!caller.ok()) return caller.status();
+  if (caller->node != node) {
+    return absl::PermissionDeniedError(absl::StrCat(caller->username,
+                                                    caller->pod.empty() ? "" : " (pod " + caller->pod + ")",
+                                                    " runs on node '", caller->node, "', not on '", node,
+                                                    "': an agent reports only for its own node"));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status EvictionService::Report(absl::string_view authorization, const v1::ReportNoticeRequest& req,
+                                     v1::ReportNoticeResponse* res) {
+  grpc::Status out;
+  if (req.node().name().empty()) {
+    out = grpc::Status(grpc::INVALID_ARGUMENT, "node.name is required");
+  } else if (req.notice().id().empty()) {
+    out = grpc::Status(grpc::INVALID_ARGUMENT, "notice.id is required");
+  } else if (KindName(req.notice().kind()).empty()) {
+    out = grpc::Status(grpc::INVALID_ARGUMENT, "notice.kind must be EVICTION, MAINTENANCE or REBALANCE");
+  } else if (absl::Status s = Authorize(authorization, req.node().name()); !s.ok()) {
+    out = ToGrpc(s);
+  } else {
+    res->set_first_report(state_.ReportNotice(FromProto(req), "grpc"));
+  }
+  metrics_.RecordGrpc("ReportNotice", CodeName(out));
+  if (!out.ok()) {
+    log::Warn("ReportNotice refused", {{"node", req.node().name()}, {"notice_id", req.notice().id()},
+                                       {"code", CodeName(out)}, {"error", out.error_message()}});
+  }
+  return out;
+}
+
+grpc::Status EvictionService::Withdraw(absl::string_view authorization, const v1::WithdrawNoticeRequest& req,
+                                       v1::WithdrawNoticeResponse* res) {
+  grpc::Status out;
+  if (req.node().name().empty() || req.notice_id().empty()) {
+    out = grpc::Status(grpc::INVALID_ARGUMENT, "node.name and notice_id are required");
+  } else if (absl::Status s = Authorize(authorization, req.node().name()); !s.ok()) {
+    out = ToGrpc(s);
+  } else {
+    res->set_was_known(state_.WithdrawNotice(req.node().name(), req.notice_id()));
+  }
+  metrics_.RecordGrpc("WithdrawNotice", CodeName(out));
+  if (!out.ok()) {
+    log::Warn("WithdrawNotice refused", {{"node", req.node().name()}, {"notice_id", req.notice_id()},
+                                         {"code", CodeName(out)}, {"error", out.error_message()}});
+  }
+  return out;
+}
+
+grpc::Status EvictionService::ReportNotice(grpc::ServerContext* ctx, const v1::ReportNoticeRequest* req,
+                                           v1::ReportNoticeResponse* res) {
+  return Report(Metadata(ctx, "authorization"), *req, res);
+}
+
+grpc::Status EvictionService::WithdrawNotice(grpc::ServerContext* ctx, const v1::WithdrawNoticeRequest* req,
+                                             v1::WithdrawNoticeResponse* res) {
+  return Withdraw(Metadata(ctx, "authorization"), *req, res);
+}
+
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcServerOptions& options, grpc::Service* service,
+                                                              int* bound_port) {
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    auto cert = kube::ReadFile(options.tls_cert_file);
+    auto key = kube::ReadFile(options.tls_key_file);
+    if (!cert.ok() || !key.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("gRPC TLS: ", !cert.ok() ? cert.status().message() : key.status().message()));
+    }
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  std::string address = options.address;
+  if (absl::StartsWith(address, ":")) address = "0.0.0.0" + address;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, creds, bound_port);
+  builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || *bound_port == 0) return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", options.address));
+  return server;
+}
+
+}  // namespace spotguard::extender

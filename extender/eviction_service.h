@@ -1,0 +1,55 @@
+// EvictionService (proto/spotguard/v1/eviction.proto): the agents' fast channel.
+//
+// Every call is authenticated (Authenticator): a missing or invalid token is
+// UNAUTHENTICATED; a token whose pod does not run on the node the request is about is
+// PERMISSION_DENIED — an agent speaks only for its own node. Requests are validated
+// (INVALID_ARGUMENT naming the field) and idempotent by notice id: a repeat is a success
+// with first_report = false.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "extender/authenticator.h"
+#include "extender/cluster_state.h"
+#include "extender/metrics.h"
+#include "grpcpp/grpcpp.h"
+#include "spotguard/v1/eviction.grpc.pb.h"
+
+namespace spotguard::extender {
+
+class EvictionService final : public spotguard::v1::EvictionService::Service {
+ public:
+  EvictionService(Authenticator& auth, ClusterState& state, ExtenderMetrics& metrics);
+
+  grpc::Status ReportNotice(grpc::ServerContext* ctx, const spotguard::v1::ReportNoticeRequest* req,
+                            spotguard::v1::ReportNoticeResponse* res) override;
+  grpc::Status WithdrawNotice(grpc::ServerContext* ctx, const spotguard::v1::WithdrawNoticeRequest* req,
+                              spotguard::v1::WithdrawNoticeResponse* res) override;
+
+  // The checks without gRPC, for tests: `authorization` is the metadata value.
+  grpc::Status Report(absl::string_view authorization, const spotguard::v1::ReportNoticeRequest& req,
+                      spotguard::v1::ReportNoticeResponse* res);
+  grpc::Status Withdraw(absl::string_view authorization, const spotguard::v1::WithdrawNoticeRequest& req,
+                        spotguard::v1::WithdrawNoticeResponse* res);
+
+ private:
+  absl::Status Authorize(absl::string_view authorization, const std::string& node);
+
+  Authenticator& auth_;
+  ClusterState& state_;
+  ExtenderMetrics& metrics_;
+};
+
+// NoticeRecord from the wire message.
+NoticeRecord FromProto(const spotguard::v1::ReportNoticeRequest& req);
+
+// Serves `service` on `address` ("host:port", port 0 = any); TLS when cert and key are given.
+struct GrpcServerOptions {
+  std::string address = ":8889";
+  std::string tls_cert_file, tls_key_file;
+};
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcServerOptions& options,
+                                                              grpc::Service* service, int* bound_port);
+
+}  // namespace spotguard::extender

@@ -1,0 +1,104 @@
+#include "extender/extender.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace spotguard::extender {
+
+risk::PolicyConfig PolicyFrom(const Config& c) {
+  risk::PolicyConfig p;
+  p.driver_selector = *risk::LabelSelector::Parse(c.driver_selector);
+  p.executor_selector = *risk::LabelSelector::Parse(c.executor_selector);
+  p.app_label = c.app_label;
+  p.risk_cap = c.risk_cap;
+  p.on_demand_score = c.on_demand_score;
+  p.spread_weight = c.spread_weight;
+  p.score_all_pods = c.score_all_pods;
+  return p;
+}
+
+namespace {
+risk::RiskParams RiskFrom(const Config& c) {
+  return {.half_life = c.risk_half_life,
+          .horizon = c.risk_horizon,
+          .prior_evictions = c.risk_prior_evictions,
+          .prior_hours = c.risk_prior_hours,
+          .rebalance_risk = c.rebalance_risk};
+}
+}  // namespace
+
+Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube)
+    : config_(c),
+      clock_(clock),
+      metrics_(registry_),
+      state_({.risk = RiskFrom(c),
+              .policy = PolicyFrom(c),
+              .configmap_namespace = c.namespace_,
+              .configmap_name = c.risk_configmap,
+              .persist_every = c.persist_interval},
+             clock, kube, metrics_),
+      decommissioner_({.margin = c.margin,
+                       .min_grace = c.min_grace,
+                       .max_grace = c.max_grace,
+                       .delete_fallback = c.delete_fallback,
+                       .executor_selector = PolicyFrom(c).executor_selector,
+                       .drain_all = c.drain,
+                       .dry_run = c.dry_run,
+                       .parallelism = c.eviction_parallelism,
+                       .identity = c.identity.empty() ? "spotguard-extender" : c.identity},
+                      clock, kube, state_, metrics_),
+      auth_({.audiences = {c.token_audience}, .allowed_service_accounts = c.agent_service_accounts}, kube, clock),
+      service_(auth_, state_, metrics_),
+      api_({.policy = PolicyFrom(c), .capture_dir = c.capture_dir}, [this] { return state_.snapshot(); }, metrics_),
+      http_({.address = c.http_address,
+             .threads = c.http_threads,
+             .keep_alive = c.keep_alive,
+             .max_body_bytes = static_cast<size_t>(c.max_body_bytes)}) {
+  state_.OnDoomed([this](const NoticeRecord& n) { decommissioner_.Start(n); });
+  state_.OnWithdrawn([this](const NoticeRecord& n) { decommissioner_.Cancel(n); });
+}
+
+Extender::~Extender() {
+  state_stop_.Stop();
+  if (state_thread_.joinable()) state_thread_.join();
+  decommissioner_.Stop();
+}
+
+std::string Extender::grpc_address() const {
+  auto hp = ParseHostPort(config_.grpc_address);
+  std::string host = hp.ok() && hp->host != "0.0.0.0" ? hp->host : "127.0.0.1";
+  return absl::StrCat(host, ":", grpc_port_);
+}
+
+absl::Status Extender::Ready() const {
+  if (!state_.Synced()) return absl::UnavailableError("waiting for the initial lists of nodes and Spark pods");
+  return absl::OkStatus();
+}
+
+absl::Status Extender::Start() {
+  api_.Register(http_.routes());
+  http_.ServeMetrics(registry_);
+  http_.ServeProbes([] { return absl::OkStatus(); }, [this] { return Ready(); });
+  if (absl::Status s = http_.Start(); !s.ok()) return s;
+  auto grpc = StartGrpcServer({.address = config_.grpc_address, .tls_cert_file = config_.tls_cert_file,
+                               .tls_key_file = config_.tls_key_file},
+                              &service_, &grpc_port_);
+  if (!grpc.ok()) return grpc.status();
+  grpc_ = std::move(*grpc);
+  state_thread_ = std::thread([this] { state_.Run(state_stop_); });
+  log::Info("serving", {{"http_address", http_address()}, {"grpc_address", grpc_address()},
+                        {"tls", !config_.tls_cert_file.empty()}});
+  return absl::OkStatus();
+}
+
+void Extender::Run(const StopSignal& stop) {
+  stop.WaitUntil(absl::InfiniteFuture());
+  log::Info("shutting down: servers first, then watches and decommissions");
+  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  http_.Stop();
+  state_stop_.Stop();
+  if (state_thread_.joinable()) state_thread_.join();
+  decommissioner_.Stop();
+}
+
+}  // namespace spotguard::extender

@@ -1,0 +1,60 @@
+// Extender: spotguard-extender's whole job, wired from its parts — ClusterState (watches,
+// notices, risk), the Decommissioner, the scheduler HTTP API and the EvictionService — plus
+// its readiness. main.cc only parses flags and calls this.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/http_server.h"
+#include "common/kube/client.h"
+#include "extender/authenticator.h"
+#include "extender/cluster_state.h"
+#include "extender/config.h"
+#include "extender/decommissioner.h"
+#include "extender/eviction_service.h"
+#include "extender/http_api.h"
+#include "extender/metrics.h"
+
+namespace spotguard::extender {
+
+class Extender {
+ public:
+  Extender(const Config& config, Clock& clock, kube::KubeClient& kube);
+  ~Extender();
+
+  // Starts the HTTP and gRPC servers and the watches; returns once they listen.
+  absl::Status Start();
+  // Serves until `stop`, then shuts down (servers first, then watches and decommissions).
+  void Run(const StopSignal& stop);
+
+  std::string http_address() const { return http_.BoundAddress(); }
+  std::string grpc_address() const;
+  absl::Status Ready() const;
+
+  ClusterState& state() { return state_; }
+  Decommissioner& decommissioner() { return decommissioner_; }
+  MetricsRegistry& registry() { return registry_; }
+
+ private:
+  const Config config_;
+  Clock& clock_;
+  MetricsRegistry registry_;
+  ExtenderMetrics metrics_;
+  ClusterState state_;
+  Decommissioner decommissioner_;
+  Authenticator auth_;
+  EvictionService service_;
+  HttpApi api_;
+  HttpServer http_;
+  std::unique_ptr<grpc::Server> grpc_;
+  int grpc_port_ = 0;
+  StopSignal state_stop_;
+  std::thread state_thread_;
+};
+
+// The policy the flags describe (Validate() has checked them).
+risk::PolicyConfig PolicyFrom(const Config& config);
+
+}  // namespace spotguard::extender

@@ -1,0 +1,104 @@
+#include "extender/http_api.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "extender/wire.h"
+
+namespace spotguard::extender {
+namespace {
+
+// One parser per server thread: its buffers are reused request after request.
+ArgsParser& ThreadParser() {
+  thread_local ArgsParser parser;
+  return parser;
+}
+
+}  // namespace
+
+HttpApi::HttpApi(HttpApiOptions options, SnapshotSource snapshot, ExtenderMetrics& metrics)
+    : options_(std::move(options)), snapshot_(std::move(snapshot)), metrics_(metrics) {}
+
+void HttpApi::Capture(absl::string_view verb, absl::string_view body) {
+  if (options_.capture_dir.empty()) return;
+  std::atomic<int>& n = verb == "filter" ? captured_filter_ : captured_prioritize_;
+  int i = ++n;
+  if (i > options_.capture_limit) return;
+  std::ofstream(absl::StrCat(options_.capture_dir, "/", verb, "-", i, ".json")) << body;
+}
+
+std::pair<int, std::string> HttpApi::Filter(absl::string_view body) {
+  const absl::Time start = absl::Now();
+  Capture("filter", body);
+  ExtenderArgs args;
+  std::pair<int, std::string> out;
+  if (absl::Status s = ThreadParser().Parse(body, &args); !s.ok()) {
+    out = {400, ErrorJson(s.message())};
+  } else {
+    std::shared_ptr<const risk::Snapshot> snap = snapshot_();
+    risk::FilterResult r = risk::Filter(args.pod, args.node_names, *snap, options_.policy);
+    if (!r.error.empty()) {
+      out = {400, ErrorJson(r.error)};
+    } else {
+      for (const auto& [reason, count] : r.rejected) metrics_.RecordFiltered(risk::ReasonName(reason), count);
+      metrics_.RecordUnknownNodes("filter", r.unknown);
+      out = {200, FilterResultJson(r, args)};
+    }
+  }
+  metrics_.RecordRequest("filter", out.first, absl::Now() - start);
+  return out;
+}
+
+std::pair<int, std::string> HttpApi::Prioritize(absl::string_view body) {
+  const absl::Time start = absl::Now();
+  Capture("prioritize", body);
+  ExtenderArgs args;
+  std::pair<int, std::string> out;
+  if (absl::Status s = ThreadParser().Parse(body, &args); !s.ok()) {
+    out = {400, ErrorJson(s.message())};
+  } else {
+    std::shared_ptr<const risk::Snapshot> snap = snapshot_();
+    risk::PrioritizeResult r = risk::Prioritize(args.pod, args.node_names, *snap, options_.policy);
+    metrics_.RecordUnknownNodes("prioritize", r.unknown);
+    out = {200, HostPriorityListJson(r)};
+  }
+  metrics_.RecordRequest("prioritize", out.first, absl::Now() - start);
+  return out;
+}
+
+void HttpApi::Register(httplib::Server& server) {
+  auto handler = [this](bool filter) {
+    return [this, filter](const httplib::Request& req, httplib::Response& res) {
+      auto [status, body] = filter ? Filter(req.body) : Prioritize(req.body);
+      if (status != 200) {
+        log::Warn("bad scheduler request", {{"verb", filter ? "filter" : "prioritize"}, {"status", status},
+                                            {"error", body.substr(0, 300)}});
+      }
+      SetJson(res, std::move(body), status);
+    };
+  };
+  server.Post("/filter", handler(true));
+  server.Post("/prioritize", handler(false));
+  auto wrong_method = [this](const httplib::Request& req, httplib::Response& res) {
+    metrics_.RecordRequest(req.path == "/filter" ? "filter" : "prioritize", 405, absl::ZeroDuration());
+    res.set_header("Allow", "POST");
+    SetJson(res, ErrorJson(absl::StrCat(req.method, " ", req.path, ": use POST")), 405);
+  };
+  for (const char* path : {"/filter", "/prioritize"}) {
+    server.Get(path, wrong_method);
+    server.Put(path, wrong_method);
+    server.Delete(path, wrong_method);
+    server.Patch(path, wrong_method);
+  }
+  // Anything else: 404 with a JSON body, and a body over the limit: 413 (cpp-httplib).
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404) {
+      SetJson(res, ErrorJson(absl::StrCat("no such endpoint: ", req.method, " ", req.path)), 404);
+    } else if (res.status == 413) {
+      SetJson(res, ErrorJson("request body over the configured limit (--max_body_bytes)"), 413);
+    }
+  });
+}
+
+}  // namespace spotguard::extender

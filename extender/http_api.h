@@ -1,0 +1,50 @@
+// The scheduler extender's HTTP API: POST /filter and POST /prioritize, over the snapshot
+// ClusterState publishes. Handlers decode (wire.h), call the pure policy
+// (risk/policy.h) and encode: they never block on the network or a lock held by a writer.
+//
+// Bad requests get 400 with {"Error": "..."} (also a valid ExtenderFilterResult); wrong
+// methods 405; everything is counted in spotguard_extender_requests_total{verb,code}.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "common/http_server.h"
+#include "extender/metrics.h"
+#include "extender/risk/policy.h"
+
+namespace spotguard::extender {
+
+struct HttpApiOptions {
+  risk::PolicyConfig policy;
+  // When set, the first `capture_limit` request bodies of each verb are written here
+  // (filter-1.json, ...): how test/fixtures/ holds real kube-scheduler requests.
+  std::string capture_dir;
+  int capture_limit = 20;
+};
+
+class HttpApi {
+ public:
+  using SnapshotSource = std::function<std::shared_ptr<const risk::Snapshot>()>;
+  HttpApi(HttpApiOptions options, SnapshotSource snapshot, ExtenderMetrics& metrics);
+
+  // Adds /filter and /prioritize to the server.
+  void Register(httplib::Server& server);
+
+  // The handlers without a socket: (HTTP status, body).
+  std::pair<int, std::string> Filter(absl::string_view body);
+  std::pair<int, std::string> Prioritize(absl::string_view body);
+
+ private:
+  void Capture(absl::string_view verb, absl::string_view body);
+
+  const HttpApiOptions options_;
+  SnapshotSource snapshot_;
+  ExtenderMetrics& metrics_;
+  std::atomic<int> captured_filter_{0}, captured_prioritize_{0};
+};
+
+}  // namespace spotguard::extender

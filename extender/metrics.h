@@ -1,0 +1,45 @@
+// spotguard-extender's Prometheus metrics. Call sites say what happened; only this class
+// touches prometheus-cpp. Labels are low-cardinality: no node, pod or application names.
+// The per-domain eviction-rate gauge is labelled by pool, zone and instance type: bounded by
+// the cluster's shape, not by its churn.
+#pragma once
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/metrics.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+
+namespace spotguard::extender {
+
+class ExtenderMetrics {
+ public:
+  explicit ExtenderMetrics(MetricsRegistry& registry);
+
+  void RecordRequest(absl::string_view verb, int code, absl::Duration took);
+  void RecordFiltered(absl::string_view reason, int count);
+  void RecordUnknownNodes(absl::string_view verb, int count);
+  void RecordNoticeReceived(absl::string_view cloud, absl::string_view kind, absl::string_view channel);
+  void RecordGrpc(absl::string_view method, absl::string_view code);
+  void RecordDecommission(absl::string_view result);
+  void RecordNoticeToDecommission(absl::Duration d);
+  void SetEvictionRate(absl::string_view domain_kind, absl::string_view domain, double per_hour);
+  void SetNodes(int spot, int on_demand, int doomed);
+
+ private:
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Counter>& filtered_;
+  prometheus::Family<prometheus::Counter>& unknown_;
+  prometheus::Family<prometheus::Counter>& notices_;
+  prometheus::Family<prometheus::Counter>& grpc_;
+  prometheus::Family<prometheus::Counter>& decommissions_;
+  prometheus::Histogram& notice_to_decommission_;
+  prometheus::Family<prometheus::Gauge>& eviction_rate_;
+  prometheus::Family<prometheus::Gauge>& nodes_;
+};
+
+}  // namespace spotguard::extender
