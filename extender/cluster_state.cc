@@ -287,15 +287,19 @@ std::vector<PodRef> ClusterState::SparkPodsOn(const std::string& node) const {
 
 bool ClusterState::WaitForPods(const std::string& node, const std::function<bool(const std::vector<PodRef>&)>& pred,
                                absl::Time deadline, const StopSignal& stop) const {
-  // Pod changes bump pods_version_; re-check on each, and at least every second for stop.
+  // Pod changes bump pods_version_; re-check on each. Stop wakes the wait at once; the
+  // timeout only bounds how late the deadline (on `clock_`) is noticed.
+  auto handle = stop.Subscribe([this] { absl::MutexLock lock(&mu_); });
+  bool ok = false;
   while (!stop.stopped() && clock_.Now() < deadline) {
-    if (pred(SparkPodsOn(node))) return true;
+    if ((ok = pred(SparkPodsOn(node)))) break;
     absl::MutexLock lock(&mu_);
     int64_t seen = pods_version_;
-    auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pods_version_ != seen; };
+    auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pods_version_ != seen || stop.stopped(); };
     mu_.AwaitWithTimeout(absl::Condition(&changed), absl::Seconds(1));
   }
-  return pred(SparkPodsOn(node));
+  stop.Unsubscribe(handle);
+  return ok || pred(SparkPodsOn(node));
 }
 
 std::optional<kube::NodeFacts> ClusterState::Facts(const std::string& node) const {

@@ -109,8 +109,10 @@ class ClusterState {
   risk::RiskModel Model() const;
   // One refresh round (exposure, risk, metrics); Run calls it every `refresh`.
   void Refresh();
-  // Merge-and-write the risk history to its ConfigMap now.
+  // Merge-and-write the risk history to its ConfigMap now; Run does it every persist_every.
   absl::Status Persist();
+  // Merge the persisted risk history into the model; Run does it at start.
+  void LoadPersisted();
 
   // Watch handlers, public for tests.
   void ReplaceNodes(std::vector<Json> nodes);
@@ -139,7 +141,6 @@ class ClusterState {
   int IdLocked(absl::flat_hash_map<std::string, int>& ids, const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands doomed notices to the handler (or holds them until synced) — outside the lock.
   void Dispatch(std::vector<NoticeRecord> doomed, std::vector<NoticeRecord> withdrawn);
-  void LoadPersisted();
 
   const ClusterStateOptions options_;
   Clock& clock_;

@@ -108,6 +108,12 @@ bool Decommissioner::WaitIdle(absl::Duration timeout) const {
   return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
 }
 
+bool Decommissioner::WaitForOutcomes(const std::string& notice_id, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto sent = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outcomes_.contains(notice_id); };
+  return mu_.AwaitWithTimeout(absl::Condition(&sent), timeout);
+}
+
 std::vector<Decommissioner::PodOutcome> Decommissioner::Outcomes(const std::string& notice_id) const {
   absl::MutexLock lock(&mu_);
   auto it = outcomes_.find(notice_id);

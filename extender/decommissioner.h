@@ -72,8 +72,10 @@ class Decommissioner {
     std::string result;      // evicted | deleted | gone | claimed_elsewhere | failed | cancelled | dry_run
     int64_t grace_seconds = -1;
   };
-  // The last run's outcome per pod, for a notice id (tests, the demo's timeline).
+  // The outcome per pod for a notice id, once its evictions are sent (tests, the demo).
   std::vector<PodOutcome> Outcomes(const std::string& notice_id) const;
+  // Blocks (real time, bounded) until the notice's evictions are sent.
+  bool WaitForOutcomes(const std::string& notice_id, absl::Duration timeout) const;
 
  private:
   struct Task {

@@ -1,0 +1,217 @@
+#include "extender/cluster_state.h"
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "test/fakes/fake_api_server.h"
+#include "test/fakes/fake_clock.h"
+
+namespace spotguard::extender {
+namespace {
+
+using testing::FakeApiServer;
+using testing::FakeClock;
+
+Json AksSpot(const std::string& name, const std::string& pool, const std::string& zone) {
+  return {{"metadata", {{"name", name}, {"labels", {{"kubernetes.azure.com/scalesetpriority", "spot"},
+                                                   {"kubernetes.azure.com/agentpool", pool},
+                                                   {"topology.kubernetes.io/zone", zone},
+                                                   {"node.kubernetes.io/instance-type", "Standard_D8s_v5"}}}}},
+          {"spec", {{"providerID", "azure:///subscriptions/s/x/" + name}}}};
+}
+
+Json OnDemand(const std::string& name) {
+  return {{"metadata", {{"name", name}, {"labels", {{"eks.amazonaws.com/capacityType", "ON_DEMAND"},
+                                                   {"eks.amazonaws.com/nodegroup", "od"},
+                                                   {"topology.kubernetes.io/zone", "us-east-1a"}}}}},
+          {"spec", {{"providerID", "aws:///us-east-1a/i-0od"}}}};
+}
+
+Json Executor(const std::string& name, const std::string& node, const std::string& app, bool terminating = false) {
+  Json p = {{"metadata", {{"name", name}, {"namespace", "spark"}, {"uid", "uid-" + name}, {"resourceVersion", "1"},
+                          {"labels", {{"spark-role", "executor"}, {"spark-app-selector", app}}}}},
+            {"spec", {{"nodeName", node}}},
+            {"status", {{"phase", "Running"}}}};
+  if (terminating) p["metadata"]["deletionTimestamp"] = "2030-01-01T00:00:00Z";
+  return p;
+}
+
+Json WithNotice(Json node, const std::string& id) {
+  node["metadata"]["annotations"]["spotguard.io/notice"] =
+      Json{{"id", id}, {"cloud", "azure"}, {"kind", "eviction"}, {"rawAction", "Preempt"},
+           {"notBefore", "2027-01-15T08:00:30Z"}, {"detectedAt", "2027-01-15T08:00:00Z"}, {"source", "azure-scheduled-events"}}
+          .dump();
+  return node;
+}
+
+NoticeRecord Grpc(const std::string& id, const std::string& node) {
+  return {.id = id, .node = node, .cloud = "azure", .kind = "eviction", .raw_action = "Preempt", .action = "cordon",
+          .not_before = absl::FromUnixSeconds(1'800'000'030), .detected_at = absl::FromUnixSeconds(1'800'000'000)};
+}
+
+struct Harness {
+  FakeClock clock{absl::FromUnixSeconds(1'800'000'000)};
+  FakeApiServer api;
+  std::unique_ptr<kube::KubeClient> kube = api.Client(clock);
+  MetricsRegistry registry;
+  ExtenderMetrics metrics{registry};
+  std::unique_ptr<ClusterState> state;
+  std::vector<std::string> doomed, withdrawn;
+  explicit Harness(std::string configmap_ns = "") {
+    state = std::make_unique<ClusterState>(ClusterStateOptions{.configmap_namespace = configmap_ns}, clock, *kube, metrics);
+    state->OnDoomed([this](const NoticeRecord& n) { doomed.push_back(n.id + "@" + n.node + "/" + n.channel); });
+    state->OnWithdrawn([this](const NoticeRecord& n) { withdrawn.push_back(n.id); });
+  }
+};
+
+// Verifies the snapshot carries each node's facts and the prior risk.
+TEST(ClusterStateTest, SnapshotFromNodes) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("spot-1", "spot1", "westeurope-1"), OnDemand("od-1")});
+  h.state->ReplacePods({});
+  EXPECT_TRUE(h.state->Synced());
+  auto snap = h.state->snapshot();
+  const risk::NodeInfo* spot = snap->Node("spot-1");
+  ASSERT_NE(spot, nullptr);
+  EXPECT_TRUE(spot->spot);
+  EXPECT_EQ(spot->cloud, "azure");
+  EXPECT_EQ(spot->pool, "spot1");
+  EXPECT_NEAR(spot->risk, 1 - std::exp(-0.01), 1e-9);
+  EXPECT_FALSE(snap->Node("od-1")->spot);
+  EXPECT_EQ(snap->Node("missing"), nullptr);
+}
+
+// Verifies a notice heard on both channels is acted on and counted once.
+TEST(ClusterStateTest, NoticeOnBothChannelsOnce) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("spot-1", "spot1", "z1")});
+  h.state->ReplacePods({});
+  EXPECT_TRUE(h.state->ReportNotice(Grpc("n-1", "spot-1"), "grpc"));
+  EXPECT_FALSE(h.state->ReportNotice(Grpc("n-1", "spot-1"), "grpc"));
+  h.state->ApplyNode(false, WithNotice(AksSpot("spot-1", "spot1", "z1"), "n-1"));
+  EXPECT_EQ(h.doomed, std::vector<std::string>{"n-1@spot-1/grpc"});
+  EXPECT_TRUE(h.state->snapshot()->Node("spot-1")->doomed);
+  std::string m = h.registry.Serialize();
+  EXPECT_TRUE(absl::StrContains(m, R"(spotguard_notices_received_total{channel="grpc",cloud="azure",kind="eviction"} 1)"));
+  EXPECT_FALSE(absl::StrContains(m, R"(channel="watch")"));
+  EXPECT_DOUBLE_EQ(h.state->Model().State("pool/spot1", h.clock.Now()).evictions, 1);
+}
+
+// Verifies a notice seen in the annotation before the pods are listed waits for them, and
+// that rebalance and label-only notices doom nothing.
+TEST(ClusterStateTest, HeldUntilSyncedAndSignalsDoNotDoom) {
+  Harness h;
+  h.state->ReplaceNodes({WithNotice(AksSpot("spot-1", "spot1", "z1"), "n-1"), AksSpot("spot-2", "spot1", "z1")});
+  EXPECT_TRUE(h.doomed.empty());
+  h.state->ReplacePods({});
+  EXPECT_EQ(h.doomed, std::vector<std::string>{"n-1@spot-1/watch"});
+  NoticeRecord rebalance = Grpc("aws-rebalance", "spot-2");
+  rebalance.kind = "rebalance";
+  rebalance.action = "label";
+  EXPECT_TRUE(h.state->ReportNotice(rebalance, "grpc"));
+  NoticeRecord freeze = Grpc("freeze-1", "spot-2");
+  freeze.kind = "maintenance";
+  freeze.action = "label";
+  EXPECT_TRUE(h.state->ReportNotice(freeze, "grpc"));
+  EXPECT_EQ(h.doomed.size(), 1u);
+  const risk::NodeInfo* n2 = h.state->snapshot()->Node("spot-2");
+  EXPECT_FALSE(n2->doomed);
+  EXPECT_TRUE(n2->rebalance);
+  EXPECT_DOUBLE_EQ(n2->risk, 0.5);
+}
+
+// Verifies the annotation disappearing withdraws the notice, and a withdrawn id never
+// comes back to life.
+TEST(ClusterStateTest, WithdrawalThroughTheAnnotation) {
+  Harness h;
+  h.state->ReplaceNodes({WithNotice(AksSpot("spot-1", "spot1", "z1"), "n-1")});
+  h.state->ReplacePods({});
+  h.state->ApplyNode(false, AksSpot("spot-1", "spot1", "z1"));
+  EXPECT_EQ(h.withdrawn, std::vector<std::string>{"n-1"});
+  EXPECT_FALSE(h.state->snapshot()->Node("spot-1")->doomed);
+  EXPECT_FALSE(h.state->ReportNotice(Grpc("n-1", "spot-1"), "grpc"));
+  EXPECT_FALSE(h.state->WithdrawNotice("spot-1", "n-1"));
+}
+
+// Verifies status-only node updates (heartbeats) publish nothing new.
+TEST(ClusterStateTest, HeartbeatsDoNotRepublish) {
+  Harness h;
+  Json node = AksSpot("spot-1", "spot1", "z1");
+  h.state->ReplaceNodes({node});
+  auto before = h.state->snapshot();
+  node["status"] = {{"conditions", Json::array({{{"type", "Ready"}, {"lastHeartbeatTime", "2027-01-15T08:01:00Z"}}})}};
+  h.state->ApplyNode(false, node);
+  EXPECT_EQ(h.state->snapshot()->nodes, before->nodes);
+  node["metadata"]["labels"]["topology.kubernetes.io/zone"] = "z2";
+  h.state->ApplyNode(false, node);
+  EXPECT_NE(h.state->snapshot()->nodes, before->nodes);
+}
+
+// Verifies each application's running executors are counted per pool and zone.
+TEST(ClusterStateTest, ApplicationSpread) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("a", "p1", "z1"), AksSpot("b", "p2", "z1")});
+  h.state->ReplacePods({Executor("e1", "a", "app"), Executor("e2", "a", "app"), Executor("e3", "b", "app"),
+                        Executor("e4", "b", "app", /*terminating=*/true), Executor("x1", "b", "other")});
+  auto snap = h.state->snapshot();
+  const risk::AppSpread* app = snap->App("app");
+  ASSERT_NE(app, nullptr);
+  EXPECT_EQ(app->total, 3);
+  EXPECT_EQ(app->per_pool.at(snap->Node("a")->pool_id), 2);
+  EXPECT_EQ(app->per_zone.at(snap->Node("a")->zone_id), 3);
+  h.state->ApplyPod(true, Executor("e1", "a", "app"));
+  EXPECT_EQ(h.state->snapshot()->App("app")->total, 2);
+  EXPECT_EQ(h.state->SparkPodsOn("b").size(), 3u);
+}
+
+// Verifies risk rises in a domain after an eviction and falls with exposure over time.
+TEST(ClusterStateTest, RiskFollowsEvidence) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("a", "risky", "z1"), AksSpot("b", "calm", "z2")});
+  h.state->ReplacePods({});
+  h.state->ReportNotice(Grpc("n-1", "a"), "grpc");
+  h.state->WithdrawNotice("a", "n-1");  // the node survived; the evidence stays
+  double risky = h.state->snapshot()->Node("a")->risk, calm = h.state->snapshot()->Node("b")->risk;
+  EXPECT_GT(risky, calm);
+  h.state->Refresh();
+  h.clock.Advance(absl::Hours(50));
+  h.state->Refresh();  // 50 node-hours each, evidence decayed
+  EXPECT_LT(h.state->snapshot()->Node("a")->risk, risky);
+}
+
+// Verifies the risk history is written, survives a restart, and two replicas writing at
+// once merge instead of losing or doubling evidence.
+TEST(ClusterStateTest, PersistsAndMerges) {
+  Harness a("spotguard-system");
+  a.state->ReplaceNodes({AksSpot("n", "p1", "z1")});
+  a.state->ReplacePods({});
+  a.state->ReportNotice(Grpc("n-1", "n"), "grpc");
+  ASSERT_TRUE(a.state->Persist().ok());
+  ASSERT_TRUE(a.api.Get("/api/v1/namespaces/spotguard-system/configmaps/spotguard-risk").has_value());
+
+  // Replica b shares the API; it saw n-1 too and one more eviction; its first write loses a race.
+  auto b = std::make_unique<ClusterState>(ClusterStateOptions{.configmap_namespace = "spotguard-system"}, a.clock,
+                                          *a.kube, a.metrics);
+  b->ReplaceNodes({AksSpot("n", "p1", "z1")});
+  b->ReplacePods({});
+  b->ReportNotice(Grpc("n-1", "n"), "grpc");
+  b->ReportNotice(Grpc("n-2", "n"), "grpc");
+  bool raced = false;
+  a.api.Intercept([&](const HttpRequest& r) -> std::optional<HttpResponse> {
+    if (r.method == "PUT" && !raced) {
+      raced = true;
+      return HttpResponse{.status = 409, .body = R"({"kind":"Status","reason":"Conflict","message":"modified"})"};
+    }
+    return std::nullopt;
+  });
+  ASSERT_TRUE(b->Persist().ok());
+  EXPECT_TRUE(raced);
+  Harness restarted("spotguard-system");
+  a.api.Intercept(nullptr);
+  auto cm = a.api.Get("/api/v1/namespaces/spotguard-system/configmaps/spotguard-risk");
+  restarted.api.Put("/api/v1/namespaces/spotguard-system/configmaps/spotguard-risk", *cm);
+  restarted.state->LoadPersisted();
+  EXPECT_DOUBLE_EQ(restarted.state->Model().State("pool/p1", restarted.clock.Now()).evictions, 2);
+}
+
+}  // namespace
+}  // namespace spotguard::extender

@@ -1,0 +1,43 @@
+#include "extender/config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace spotguard::extender {
+namespace {
+
+absl::Status ParseAndValidate(std::vector<const char*> args) {
+  Config c;
+  FlagSet f("spotguard-extender", "");
+  RegisterFlags(f, c);
+  args.insert(args.begin(), "spotguard-extender");
+  auto r = f.Parse(static_cast<int>(args.size()), args.data(), [](const std::string&) { return std::nullopt; });
+  if (!r.ok()) return r.status();
+  return Validate(c);
+}
+
+// Verifies the defaults are valid and each bad value is refused with its flag named.
+TEST(ExtenderConfigTest, Validates) {
+  EXPECT_TRUE(ParseAndValidate({}).ok());
+  struct Case {
+    const char* flag;
+    const char* want;
+  } cases[] = {
+      {"--driver_selector==x", "--driver_selector"},
+      {"--executor_selector=", "--executor_selector"},
+      {"--risk_cap=0", "--risk_cap"},
+      {"--on_demand_score=11", "--on_demand_score"},
+      {"--keep_alive=60s", "90s"},
+      {"--min_grace=20m", "--min_grace"},
+      {"--tls_cert_file=/x", "go together"},
+      {"--risk_prior_hours=0", "--risk_prior"},
+  };
+  for (const auto& c : cases) {
+    absl::Status s = ParseAndValidate({c.flag});
+    EXPECT_FALSE(s.ok()) << c.flag;
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(c.want)) << c.flag;
+  }
+}
+
+}  // namespace
+}  // namespace spotguard::extender

@@ -1,0 +1,184 @@
+#include "extender/decommissioner.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "test/fakes/fake_api_server.h"
+#include "test/fakes/fake_clock.h"
+
+namespace spotguard::extender {
+namespace {
+
+using testing::FakeApiServer;
+using testing::FakeClock;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+
+Json Pod(const std::string& name, const std::string& node, const std::string& role) {
+  return {{"metadata", {{"name", name}, {"namespace", "spark"}, {"uid", "uid-" + name},
+                        {"labels", {{"spark-role", role}, {"spark-app-selector", "app"}}}}},
+          {"spec", {{"nodeName", node}}},
+          {"status", {{"phase", "Running"}}}};
+}
+
+NoticeRecord Notice(absl::Duration left = absl::Seconds(60)) {
+  return {.id = "n-1", .node = "doomed", .cloud = "aws", .kind = "eviction", .raw_action = "terminate",
+          .action = "cordon", .not_before = kNow + left, .detected_at = kNow};
+}
+
+struct Harness {
+  FakeClock clock{kNow};
+  FakeApiServer api;
+  std::unique_ptr<kube::KubeClient> kube = api.Client(clock);
+  MetricsRegistry registry;
+  ExtenderMetrics metrics{registry};
+  ClusterState state{{}, clock, *kube, metrics};
+  std::unique_ptr<Decommissioner> decom;
+
+  explicit Harness(DecommissionerOptions options = {}, bool auto_advance = true) {
+    clock.set_auto_advance(auto_advance);
+    options.identity = "replica-a";
+    decom = std::make_unique<Decommissioner>(options, clock, *kube, state, metrics);
+    api.Put("/api/v1/nodes/doomed", {{"metadata", {{"name", "doomed"}}}});
+    state.ReplaceNodes({{{"metadata", {{"name", "doomed"}}}}, {{"metadata", {{"name", "other"}}}}});
+  }
+  // Pods exist in the API and in the state's watch alike.
+  void Pods(std::vector<Json> pods) {
+    std::vector<Json> seen;
+    for (Json& p : pods) {
+      std::string path = absl::StrCat("/api/v1/namespaces/spark/pods/", p["metadata"]["name"].get<std::string>());
+      api.Put(path, p);
+      seen.push_back(*api.Get(path));
+    }
+    state.ReplacePods(seen);
+  }
+  std::map<std::string, Decommissioner::PodOutcome> Run(const NoticeRecord& n = Notice()) {
+    decom->Start(n);
+    EXPECT_TRUE(decom->WaitForOutcomes(n.id, absl::Seconds(10)));
+    std::map<std::string, Decommissioner::PodOutcome> out;
+    for (auto& o : decom->Outcomes(n.id)) out[o.pod] = o;
+    return out;
+  }
+  int64_t Grace(const std::string& pod) {
+    return (*api.Get("/api/v1/namespaces/spark/pods/" + pod))["metadata"].value("deletionGracePeriodSeconds", int64_t{-1});
+  }
+};
+
+// Verifies every executor on the node is claimed, evicted with notBefore − now − margin and
+// announced; the driver and other nodes' executors are left alone.
+TEST(DecommissionerTest, EvictsExecutorsWithGrace) {
+  Harness h;
+  h.Pods({Pod("e1", "doomed", "executor"), Pod("e2", "doomed", "executor"), Pod("e3", "doomed", "executor"),
+          Pod("drv", "doomed", "driver"), Pod("far", "other", "executor")});
+  auto out = h.Run();
+  ASSERT_EQ(out.size(), 3u);
+  for (const char* p : {"e1", "e2", "e3"}) {
+    EXPECT_EQ(out[absl::StrCat("spark/", p)].result, "evicted") << p;
+    EXPECT_EQ(out[absl::StrCat("spark/", p)].grace_seconds, 55) << p;
+    EXPECT_EQ(h.Grace(p), 55) << p;
+    Json pod = *h.api.Get(absl::StrCat("/api/v1/namespaces/spark/pods/", p));
+    EXPECT_EQ(pod["metadata"]["labels"]["spotguard.io/decommissioning"], "true");
+    EXPECT_TRUE(absl::StartsWith(pod["metadata"]["annotations"]["spotguard.io/decommission-claim"].get<std::string>(),
+                                 "n-1 replica-a "));
+  }
+  EXPECT_EQ(h.Grace("drv"), -1);
+  EXPECT_EQ(h.Grace("far"), -1);
+  int events = 0;
+  for (const Json& e : h.api.Events()) events += e["reason"] == "SparkExecutorDecommission";
+  EXPECT_EQ(events, 3);
+  EXPECT_TRUE(absl::StrContains(h.registry.Serialize(), R"(spotguard_decommissions_total{result="evicted"} 3)"));
+}
+
+// Verifies a PodDisruptionBudget (429) is retried, then the pod deleted with the same grace
+// shortly before the deadline.
+TEST(DecommissionerTest, PdbRetriedThenDeleted) {
+  Harness h;
+  h.Pods({Pod("e1", "doomed", "executor")});
+  h.api.Intercept([](const HttpRequest& r) -> std::optional<HttpResponse> {
+    if (absl::EndsWith(r.path, "/eviction")) {
+      return HttpResponse{.status = 429, .body = R"({"kind":"Status","reason":"TooManyRequests",
+          "message":"Cannot evict pod as it would violate the pod's disruption budget."})"};
+    }
+    return std::nullopt;
+  });
+  auto out = h.Run(Notice(absl::Seconds(40)));
+  EXPECT_EQ(out["spark/e1"].result, "deleted");
+  EXPECT_GT(h.api.Count("POST", "/eviction"), 3);
+  EXPECT_EQ(h.api.Count("DELETE", "/pods/e1"), 1);
+  // Deleted 10 s before notBefore: 10 − 5 margin = 5 s of grace.
+  EXPECT_EQ(h.Grace("e1"), 5);
+}
+
+// Verifies gone pods, terminating pods and another replica's fresh claim are not acted on,
+// while a stale claim is taken over.
+TEST(DecommissionerTest, NeverTwice) {
+  Harness h;
+  Json terminating = Pod("t1", "doomed", "executor");
+  terminating["metadata"]["deletionTimestamp"] = "2027-01-15T08:00:00Z";
+  Json fresh = Pod("c1", "doomed", "executor");
+  fresh["metadata"]["annotations"]["spotguard.io/decommission-claim"] = "n-1 replica-b 2027-01-15T08:00:00Z";
+  Json stale = Pod("c2", "doomed", "executor");
+  stale["metadata"]["annotations"]["spotguard.io/decommission-claim"] = "n-1 replica-b 2027-01-15T07:50:00Z";
+  h.Pods({terminating, fresh, stale, Pod("gone", "doomed", "executor")});
+  h.api.Intercept([](const HttpRequest& r) -> std::optional<HttpResponse> {
+    if (absl::StrContains(r.path, "/pods/gone")) return HttpResponse{.status = 404, .body = R"({"kind":"Status"})"};
+    return std::nullopt;
+  });
+  auto out = h.Run();
+  EXPECT_EQ(out.count("spark/t1"), 0u);  // not even considered
+  EXPECT_EQ(out["spark/c1"].result, "claimed_elsewhere");
+  EXPECT_EQ(out["spark/c2"].result, "evicted");
+  EXPECT_EQ(out["spark/gone"].result, "gone");
+  EXPECT_EQ(h.api.Count("POST", "/pods/c1/eviction"), 0);
+}
+
+// Verifies a withdrawn notice stops evictions still being retried.
+TEST(DecommissionerTest, CancelStopsRetries) {
+  Harness h({}, /*auto_advance=*/false);
+  h.Pods({Pod("e1", "doomed", "executor")});
+  h.api.Intercept([](const HttpRequest& r) -> std::optional<HttpResponse> {
+    if (absl::EndsWith(r.path, "/eviction")) return HttpResponse{.status = 429, .body = R"({"kind":"Status"})"};
+    return std::nullopt;
+  });
+  h.decom->Start(Notice(absl::Minutes(10)));
+  ASSERT_TRUE(h.clock.WaitForSleepers(1));
+  h.decom->Cancel(Notice());
+  ASSERT_TRUE(h.decom->WaitForOutcomes("n-1", absl::Seconds(10)));
+  EXPECT_EQ(h.decom->Outcomes("n-1")[0].result, "cancelled");
+  EXPECT_EQ(h.api.Count("DELETE", "/pods/e1"), 0);
+}
+
+// Verifies --dry_run sends nothing.
+TEST(DecommissionerTest, DryRun) {
+  Harness h({.dry_run = true});
+  h.Pods({Pod("e1", "doomed", "executor")});
+  auto out = h.Run();
+  EXPECT_EQ(out["spark/e1"].result, "dry_run");
+  EXPECT_EQ(out["spark/e1"].grace_seconds, 55);
+  EXPECT_EQ(h.api.Count("POST", "/eviction"), 0);
+  EXPECT_EQ(h.api.Count("PATCH", "/pods/"), 0);
+}
+
+// Verifies the node is marked decommissioned once its executors are gone.
+TEST(DecommissionerTest, MarksNodeWhenExecutorsGone) {
+  Harness h;
+  h.Pods({Pod("e1", "doomed", "executor")});
+  h.Run();
+  h.state.ApplyPod(/*deleted=*/true, Pod("e1", "doomed", "executor"));
+  ASSERT_TRUE(h.decom->WaitIdle(absl::Seconds(10)));
+  EXPECT_EQ((*h.api.Get("/api/v1/nodes/doomed"))["metadata"]["annotations"]["spotguard.io/decommissioned"], "n-1");
+}
+
+// Verifies the grace period arithmetic and its bounds.
+TEST(DecommissionerTest, GraceSeconds) {
+  DecommissionerOptions o{.margin = absl::Seconds(5), .min_grace = absl::Seconds(2), .max_grace = absl::Minutes(10)};
+  NoticeRecord n = Notice(absl::Seconds(30));
+  EXPECT_EQ(GraceSeconds(n, kNow, o), 25);
+  EXPECT_EQ(GraceSeconds(n, kNow + absl::Seconds(27), o), 2);   // past the margin: the minimum
+  EXPECT_EQ(GraceSeconds(Notice(absl::Hours(2)), kNow, o), 600);  // the maximum
+  n.not_before = absl::InfinitePast();  // unknown: 30 s after first sight
+  EXPECT_EQ(GraceSeconds(n, kNow, o), 25);
+}
+
+}  // namespace
+}  // namespace spotguard::extender
