@@ -210,6 +210,10 @@ bool ClusterState::NoticeActive(const std::string& id) const {
 void ClusterState::Dispatch(std::vector<NoticeRecord> doomed, std::vector<NoticeRecord> withdrawn) {
   {
     absl::MutexLock lock(&mu_);
+    if (nodes_synced_ && pods_synced_ && !announced_sync_) {
+      announced_sync_ = true;
+      log::Info("watches synced", {{"nodes", nodes_.size()}, {"spark_pods", pods_.size()}});
+    }
     if (!(nodes_synced_ && pods_synced_)) {
       // Decommissioning needs the pods: hold the notices until both lists are in.
       for (auto& n : doomed) held_.push_back(std::move(n));

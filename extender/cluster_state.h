@@ -159,6 +159,7 @@ class ClusterState {
   absl::Time last_refresh_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool nodes_synced_ ABSL_GUARDED_BY(mu_) = false;
   bool pods_synced_ ABSL_GUARDED_BY(mu_) = false;
+  bool announced_sync_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<NoticeRecord> held_ ABSL_GUARDED_BY(mu_);  // doomed before both watches synced
   int64_t pods_version_ ABSL_GUARDED_BY(mu_) = 0;
   // The published view: its own mutex, held only to copy or swap the pointer, so a reader
