@@ -235,7 +235,6 @@ void ClusterState::Dispatch(std::vector<NoticeRecord> doomed, std::vector<Notice
 
 // --- Pods ------------------------------------------------------------------------------------
 
-namespace {
 PodRef PodFrom(const Json& pod) {
   PodRef p;
   p.namespace_ = kube::StringAt(pod, {"metadata", "namespace"});
@@ -251,7 +250,6 @@ PodRef PodFrom(const Json& pod) {
   p.finished = phase == "Succeeded" || phase == "Failed";
   return p;
 }
-}  // namespace
 
 void ClusterState::ReplacePods(std::vector<Json> pods) {
   {

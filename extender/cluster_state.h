@@ -63,6 +63,9 @@ struct PodRef {
   bool finished = false;     // phase Succeeded or Failed
 };
 
+// Reads the fields above from a Pod object.
+PodRef PodFrom(const Json& pod);
+
 struct ClusterStateOptions {
   risk::RiskParams risk;
   risk::PolicyConfig policy;                // selectors used to tell executors and apps apart

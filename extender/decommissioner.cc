@@ -143,16 +143,8 @@ std::vector<PodRef> Decommissioner::Targets(const NoticeRecord& notice) {
     if (daemonset) continue;
     std::string phase = kube::StringAt(j, {"status", "phase"});
     if (phase == "Succeeded" || phase == "Failed") continue;
-    std::string uid = kube::StringAt(j, {"metadata", "uid"});
-    if (std::any_of(out.begin(), out.end(), [&](const PodRef& p) { return p.uid == uid; })) continue;
-    PodRef p;
-    p.namespace_ = kube::StringAt(j, {"metadata", "namespace"});
-    p.name = kube::StringAt(j, {"metadata", "name"});
-    p.uid = uid;
-    p.node = notice.node;
-    p.resource_version = kube::StringAt(j, {"metadata", "resourceVersion"});
-    for (const auto& [k, v] : meta.value("labels", Json::object()).items()) p.labels[k] = v;
-    for (const auto& [k, v] : meta.value("annotations", Json::object()).items()) p.annotations[k] = v;
+    PodRef p = PodFrom(j);
+    if (std::any_of(out.begin(), out.end(), [&](const PodRef& q) { return q.uid == p.uid; })) continue;
     out.push_back(std::move(p));
   }
   return out;
@@ -203,14 +195,14 @@ void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
   if (empty && !stop.stopped()) MarkNodeDone(notice);
 }
 
-absl::StatusOr<bool> Decommissioner::Claim(const NoticeRecord& notice, const PodRef& cached) {
+absl::StatusOr<Decommissioner::ClaimResult> Decommissioner::Claim(const NoticeRecord& notice, const PodRef& cached) {
   PodRef pod = cached;
   for (int attempt = 0; attempt < 5; ++attempt) {
-    if (pod.terminating) return false;  // already on its way out: never act twice
+    if (pod.terminating) return ClaimResult{ClaimResult::kTerminating};  // on its way out: never act twice
     if (auto it = pod.annotations.find(kClaimAnnotation); it != pod.annotations.end()) {
       ClaimInfo c = ParseClaim(it->second);
       if (c.notice == notice.id && c.replica != options_.identity && clock_.Now() - c.at < options_.stale_claim) {
-        return false;  // another replica has it
+        return ClaimResult{ClaimResult::kTheirs, c.at + options_.stale_claim};
       }
     }
     Json obj = {{"metadata", {{"resourceVersion", pod.resource_version}}}};
@@ -225,19 +217,17 @@ absl::StatusOr<bool> Decommissioner::Claim(const NoticeRecord& notice, const Pod
       ops.push_back(op);
     }
     auto res = kube_.Patch(PodPath(pod), kube::PatchType::kJson, kube::GuardedPatch(obj, ops), {.max_attempts = 2});
-    if (res.ok()) return true;
-    if (absl::IsNotFound(res.status())) return absl::NotFoundError("pod gone");
+    if (res.ok()) return ClaimResult{ClaimResult::kOurs};
+    if (absl::IsNotFound(res.status())) return ClaimResult{ClaimResult::kGone};
     int http = kube::HttpStatusOf(res.status());
     if (http != 409 && http != 422) return res.status();
     // Someone else wrote the pod: look again.
     auto fresh = kube_.Get(PodPath(pod));
-    if (!fresh.ok()) return fresh.status();
-    pod.resource_version = kube::StringAt(*fresh, {"metadata", "resourceVersion"});
-    pod.terminating = (*fresh)["metadata"].contains("deletionTimestamp");
-    pod.labels.clear();
-    pod.annotations.clear();
-    for (const auto& [k, v] : (*fresh)["metadata"].value("labels", Json::object()).items()) pod.labels[k] = v;
-    for (const auto& [k, v] : (*fresh)["metadata"].value("annotations", Json::object()).items()) pod.annotations[k] = v;
+    if (!fresh.ok()) {
+      if (absl::IsNotFound(fresh.status())) return ClaimResult{ClaimResult::kGone};
+      return fresh.status();
+    }
+    pod = PodFrom(*fresh);
   }
   return absl::AbortedError("could not claim the pod: too many concurrent writers");
 }
@@ -263,18 +253,35 @@ Decommissioner::PodOutcome Decommissioner::DecommissionPod(const NoticeRecord& n
     log::Info("dry run: would evict", {{"pod", out.pod}, {"node", notice.node}, {"grace_s", out.grace_seconds}});
     return out;
   }
-  auto claimed = Claim(notice, pod);
-  if (claimed.ok() && !*claimed) {
-    out.result = "claimed_elsewhere";
-    return out;
-  }
-  if (!claimed.ok() && absl::IsNotFound(claimed.status())) {
-    out.result = "gone";
-    return out;
-  }
-  if (!claimed.ok()) {
-    // Not being able to claim must not cost the executor its graceful exit.
-    log::Warn("could not claim the pod; evicting anyway", {{"pod", out.pod}, {"error", claimed.status()}});
+  PodRef current = pod;
+  while (true) {
+    auto claimed = Claim(notice, current);
+    if (!claimed.ok()) {
+      // Not being able to claim must not cost the executor its graceful exit.
+      log::Warn("could not claim the pod; evicting anyway", {{"pod", out.pod}, {"error", claimed.status()}});
+      break;
+    }
+    if (claimed->state == ClaimResult::kOurs) break;
+    if (claimed->state == ClaimResult::kGone) {
+      out.result = "gone";
+      return out;
+    }
+    if (claimed->state == ClaimResult::kTerminating) {
+      out.result = "claimed_elsewhere";
+      return out;
+    }
+    // Another replica claimed it moments ago and will evict it; if it died instead, its
+    // claim goes stale and this replica takes over.
+    if (!clock_.SleepUntil(claimed->theirs_until, stop)) {
+      out.result = "cancelled";
+      return out;
+    }
+    auto fresh = kube_.Get(PodPath(pod));
+    if (!fresh.ok()) {
+      out.result = absl::IsNotFound(fresh.status()) ? "gone" : "failed";
+      return out;
+    }
+    current = PodFrom(*fresh);
   }
   absl::BitGen rng;
   Backoff backoff(options_.retry, rng);

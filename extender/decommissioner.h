@@ -86,7 +86,13 @@ class Decommissioner {
 
   void Run(const NoticeRecord& notice, const StopSignal& stop);
   PodOutcome DecommissionPod(const NoticeRecord& notice, const PodRef& pod, const StopSignal& stop);
-  absl::StatusOr<bool> Claim(const NoticeRecord& notice, const PodRef& pod);
+  // The pod's claim for this notice: ours now, or another live replica's (until when), or
+  // nobody's to take (gone, already terminating).
+  struct ClaimResult {
+    enum { kOurs, kTheirs, kTerminating, kGone } state;
+    absl::Time theirs_until = absl::InfinitePast();
+  };
+  absl::StatusOr<ClaimResult> Claim(const NoticeRecord& notice, const PodRef& pod);
   std::vector<PodRef> Targets(const NoticeRecord& notice);
   void MarkNodeDone(const NoticeRecord& notice);
   void PodEvent(const PodRef& pod, const char* type, const char* reason, const std::string& message);

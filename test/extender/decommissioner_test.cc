@@ -109,8 +109,8 @@ TEST(DecommissionerTest, PdbRetriedThenDeleted) {
   EXPECT_EQ(h.Grace("e1"), 5);
 }
 
-// Verifies gone pods, terminating pods and another replica's fresh claim are not acted on,
-// while a stale claim is taken over.
+// Verifies gone pods, terminating pods and a pod another replica claims and evicts are not
+// acted on, while a stale claim (its replica died) is taken over.
 TEST(DecommissionerTest, NeverTwice) {
   Harness h;
   Json terminating = Pod("t1", "doomed", "executor");
@@ -120,8 +120,14 @@ TEST(DecommissionerTest, NeverTwice) {
   Json stale = Pod("c2", "doomed", "executor");
   stale["metadata"]["annotations"]["spotguard.io/decommission-claim"] = "n-1 replica-b 2027-01-15T07:50:00Z";
   h.Pods({terminating, fresh, stale, Pod("gone", "doomed", "executor")});
-  h.api.Intercept([](const HttpRequest& r) -> std::optional<HttpResponse> {
+  h.api.Intercept([&h](const HttpRequest& r) -> std::optional<HttpResponse> {
     if (absl::StrContains(r.path, "/pods/gone")) return HttpResponse{.status = 404, .body = R"({"kind":"Status"})"};
+    if (r.method == "GET" && absl::EndsWith(r.path, "/pods/c1")) {
+      // By the time this replica looks again, replica-b has evicted c1.
+      Json c1 = *h.api.Get("/api/v1/namespaces/spark/pods/c1");
+      c1["metadata"]["deletionTimestamp"] = "2027-01-15T08:00:10Z";
+      return HttpResponse{.status = 200, .body = c1.dump()};
+    }
     return std::nullopt;
   });
   auto out = h.Run();
@@ -146,6 +152,20 @@ TEST(DecommissionerTest, CancelStopsRetries) {
   ASSERT_TRUE(h.decom->WaitForOutcomes("n-1", absl::Seconds(10)));
   EXPECT_EQ(h.decom->Outcomes("n-1")[0].result, "cancelled");
   EXPECT_EQ(h.api.Count("DELETE", "/pods/e1"), 0);
+}
+
+// Verifies the API server failing (5xx) is retried until the eviction lands.
+TEST(DecommissionerTest, ServerErrorsRetried) {
+  Harness h;
+  h.Pods({Pod("e1", "doomed", "executor")});
+  int failures = 3;
+  h.api.Intercept([&](const HttpRequest& r) -> std::optional<HttpResponse> {
+    if (absl::EndsWith(r.path, "/eviction") && failures-- > 0) return HttpResponse{.status = 503, .body = "{}"};
+    return std::nullopt;
+  });
+  auto out = h.Run();
+  EXPECT_EQ(out["spark/e1"].result, "evicted");
+  EXPECT_EQ(h.api.Count("POST", "/eviction"), 4);
 }
 
 // Verifies --dry_run sends nothing.
