@@ -91,15 +91,9 @@ class AgentE2E : public E2ETest {
 // --- AWS, through ec2-metadata-mock -------------------------------------------------------------
 
 std::unique_ptr<Process> StartAemm(const std::string& dir, int port, std::vector<std::string> args) {
-  std::vector<std::string> argv = {ToolsBinDir() + "/ec2-metadata-mock"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  // IMDSv2 only, and every client IP may see notices (127.0.0.1 is one, but say so).
-  argv.insert(argv.end(), {"--port=" + std::to_string(port), "--imdsv2", "--mock-ip-count=1000"});
-  auto p = Process::Start(UniqueName("ec2-metadata-mock"), argv, dir + "/logs");
+  auto p = StartEc2MetadataMock(ControlPlaneEnvironment::Get(), port, std::move(args));
   EXPECT_TRUE(p.ok()) << p.status();
-  auto ready = (*p)->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "Initiating"); });
-  EXPECT_TRUE(ready.ok()) << ready.status();
-  return std::move(*p);
+  return p.ok() ? std::move(*p) : nullptr;
 }
 
 // Verifies an EKS spot node gets the rebalance label, then, on the spot interruption notice,

@@ -71,4 +71,16 @@ std::string ScrapeMetrics(Process& daemon) {
   return res ? res->body : "";
 }
 
+absl::StatusOr<std::unique_ptr<Process>> StartEc2MetadataMock(ControlPlane& cp, int port,
+                                                               std::vector<std::string> args) {
+  std::vector<std::string> argv = {ToolsBinDir() + "/ec2-metadata-mock"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--port=" + std::to_string(port), "--imdsv2", "--mock-ip-count=1000"});
+  auto p = Process::Start(UniqueName("ec2-metadata-mock"), argv, cp.dir() + "/logs");
+  if (!p.ok()) return p.status();
+  auto ready = (*p)->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "Initiating"); });
+  if (!ready.ok()) return ready.status();
+  return p;
+}
+
 }  // namespace spotguard::e2e

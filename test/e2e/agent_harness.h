@@ -37,4 +37,9 @@ absl::StatusOr<std::unique_ptr<Process>> StartAgent(ControlPlane& cp, const std:
 // The daemon's /metrics, from the address it logged when it started serving.
 std::string ScrapeMetrics(Process& daemon);
 
+// Starts AWS's ec2-metadata-mock on `port` (IMDSv2 only, every client IP eligible) with
+// `args` (e.g. {"--mock-delay-sec=3"} or {"events", "--code=system-reboot"}).
+absl::StatusOr<std::unique_ptr<Process>> StartEc2MetadataMock(ControlPlane& cp, int port,
+                                                               std::vector<std::string> args);
+
 }  // namespace spotguard::e2e

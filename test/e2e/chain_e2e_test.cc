@@ -1,0 +1,257 @@
+// The whole chain, end to end, with every real component that runs here: the cloud's
+// notice (AWS's own ec2-metadata-mock, or the Azure Scheduled Events fake) → the real
+// spotguard-agent under its RBAC → cordon and taint in the real API server + gRPC report →
+// the real spotguard-extender under its RBAC evicts the node's Spark executors with a grace
+// that fits the notice → replacement executors, scheduled by the real kube-scheduler calling
+// the extender, land elsewhere. Also: a restarted extender resumes, two replicas act once.
+#include <signal.h>
+
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/kube/resources.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "node-agent/sources/azure_scheduled_events.h"
+#include "test/e2e/agent_harness.h"
+#include "test/e2e/controlplane.h"
+#include "test/e2e/extender_harness.h"
+#include "test/fakes/fake_imds.h"
+
+namespace spotguard::e2e {
+namespace {
+
+using testing::FakeAzureScheduledEvents;
+
+class ChainE2E : public E2ETest {
+ protected:
+  static void SetUpTestSuite() {
+    if (!ControlPlaneEnvironment::status().ok()) return;
+    ControlPlane& cp = ControlPlaneEnvironment::Get();
+    ASSERT_TRUE(ApplyAgentRbac(cp).ok());
+    ASSERT_TRUE(ApplyExtenderRbac(cp).ok());
+  }
+
+  void SetUp() override {
+    E2ETest::SetUp();
+    group_ = UniqueName("chain");
+    ASSERT_TRUE(CreateNamespace(admin(), group_).ok());
+  }
+
+  void StartExtenderAndScheduler() {
+    auto ext = StartExtender(cp());
+    ASSERT_TRUE(ext.ok()) << ext.status();
+    extender_ = std::move(*ext);
+    ASSERT_TRUE(cp().StartScheduler(SchedulerConfig(extender_.http_address, true)).ok());
+  }
+
+  NodeSpec Spec(NodeKind kind, const std::string& zone) {
+    return {.name = UniqueName(group_ + "-node"), .kind = kind, .zone = zone, .pool = group_ + "-pool",
+            .instance_type = kind == NodeKind::kAksSpot ? "Standard_D8s_v5" : "m5.2xlarge"};
+  }
+  void Label(const std::string& node) {
+    ASSERT_TRUE(kube::PatchNode(admin(), node, kube::PatchType::kMerge,
+                                {{"metadata", {{"labels", {{"e2e-group", group_}}}}}}).ok());
+  }
+  void Add(const NodeSpec& spec) {
+    ASSERT_TRUE(CreateNode(admin(), spec).ok());
+    Label(spec.name);
+  }
+  // A running executor, placed directly on `node` (as if scheduled before the notice).
+  void RunExecutor(const std::string& name, const std::string& node, int id) {
+    Json pod = MakeSparkPod({.namespace_ = group_, .name = name, .app_id = group_, .exec_id = id, .node = node,
+                             .termination_grace_seconds = 300});
+    ASSERT_TRUE(CreatePod(admin(), pod).ok());
+  }
+  std::string Schedule(const std::string& name, int id, bool driver = false) {
+    Json pod = MakeSparkPod({.namespace_ = group_, .name = name, .app_id = group_, .driver = driver, .exec_id = id,
+                             .scheduler_name = "spotguard-scheduler"});
+    pod["spec"]["nodeSelector"] = {{"e2e-group", group_}};
+    EXPECT_TRUE(CreatePod(admin(), pod).ok());
+    auto bound = WaitForObject(admin(), Pods(), name,
+                               [](const Json& p) { return !p.is_null() && !kube::StringAt(p, {"spec", "nodeName"}).empty(); });
+    EXPECT_TRUE(bound.ok()) << bound.status();
+    return bound.ok() ? kube::StringAt(*bound, {"spec", "nodeName"}) : "";
+  }
+  std::string Pods() { return absl::StrCat("/api/v1/namespaces/", group_, "/pods"); }
+
+  // Waits until the pod is being deleted; returns it.
+  Json WaitEvicted(const std::string& name, absl::Duration timeout = absl::Seconds(30)) {
+    auto pod = WaitForObject(admin(), Pods(), name,
+                             [](const Json& p) { return p.is_null() || p["metadata"].contains("deletionTimestamp"); },
+                             timeout);
+    EXPECT_TRUE(pod.ok()) << pod.status();
+    return pod.ok() ? *pod : Json();
+  }
+
+  // Checks an evicted executor: labelled, grace = notBefore − eviction time − 5 s margin (± 2 s).
+  void ExpectDecommissioned(const Json& pod, absl::Time not_before) {
+    ASSERT_FALSE(pod.is_null()) << "the executor vanished before its eviction was seen";
+    EXPECT_EQ(kube::StringAt(pod, {"metadata", "labels", "spotguard.io/decommissioning"}), "true");
+    int64_t grace = pod["metadata"].value("deletionGracePeriodSeconds", int64_t{-1});
+    auto deleted_at = kube::ParseApiTime(kube::StringAt(pod, {"metadata", "deletionTimestamp"}));
+    ASSERT_TRUE(deleted_at.ok());
+    // deletionTimestamp = eviction time + grace.
+    const absl::Time evicted_at = *deleted_at - absl::Seconds(grace);
+    const int64_t want = absl::ToInt64Seconds(not_before - evicted_at - absl::Seconds(5));
+    EXPECT_NEAR(grace, want, 2) << kube::StringAt(pod, {"metadata", "name"});
+  }
+
+  int DecommissionEvents(const std::string& pod) {
+    auto events = ListEvents(admin(), pod, "SparkExecutorDecommission", group_);
+    return events.ok() ? static_cast<int>(events->size()) : -1;
+  }
+
+  std::string ExtenderMetrics() {
+    httplib::Client http("http://" + extender_.http_address);
+    auto res = http.Get("/metrics");
+    return res ? res->body : "";
+  }
+
+  std::string group_;
+  RunningExtender extender_;
+};
+
+absl::Time NoticeNotBefore(const Json& node) {
+  Json n = Json::parse(kube::StringAt(node, {"metadata", "annotations", "spotguard.io/notice"}), nullptr, false);
+  auto t = kube::ParseApiTime(n.is_object() ? n.value("notBefore", "") : "");
+  return t.ok() ? *t : absl::InfinitePast();
+}
+
+// Verifies the AWS chain: spot interruption → cordon + report → executors evicted with a
+// grace fitting the two minutes → replacements scheduled on other nodes only.
+TEST_F(ChainE2E, AwsSpotInterruption) {
+  StartExtenderAndScheduler();
+  NodeSpec doomed = Spec(NodeKind::kEksSpot, "us-east-1a");
+  auto creds = ProvisionAgent(cp(), doomed);
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  Label(doomed.name);
+  NodeSpec other1 = Spec(NodeKind::kEksSpot, "us-east-1b"), other2 = Spec(NodeKind::kEksSpot, "us-east-1c");
+  NodeSpec od = Spec(NodeKind::kEksOnDemand, "us-east-1a");
+  for (const auto& s : {other1, other2, od}) Add(s);
+  EXPECT_EQ(Schedule("driver", 0, /*driver=*/true), od.name);
+  for (int i = 1; i <= 3; ++i) RunExecutor(absl::StrCat("exec-", i), doomed.name, i);
+  RunExecutor("exec-elsewhere", other1.name, 9);
+
+  int port = FreePort();
+  auto aemm = StartEc2MetadataMock(cp(), port, {"spot", "--action=terminate", "--mock-delay-sec=2"});
+  ASSERT_TRUE(aemm.ok()) << aemm.status();
+  auto agent = StartAgent(cp(), doomed.name, *creds, extender_.grpc_address,
+                          {"--aws_endpoint=http://127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+
+  auto cordoned = WaitForObject(admin(), "/api/v1/nodes", doomed.name, [](const Json& n) {
+    return !n.is_null() && n["spec"].value("unschedulable", false) && NoticeNotBefore(n) != absl::InfinitePast();
+  });
+  ASSERT_TRUE(cordoned.ok()) << cordoned.status();
+  const absl::Time not_before = NoticeNotBefore(*cordoned);
+  for (int i = 1; i <= 3; ++i) ExpectDecommissioned(WaitEvicted(absl::StrCat("exec-", i)), not_before);
+  auto untouched = admin().Get(Pods() + "/exec-elsewhere");
+  ASSERT_TRUE(untouched.ok());
+  EXPECT_FALSE((*untouched)["metadata"].contains("deletionTimestamp"));
+
+  // The driver asks for replacements: none may land on the doomed node.
+  std::set<std::string> landed;
+  for (int i = 4; i <= 6; ++i) landed.insert(Schedule(absl::StrCat("exec-", i), i));
+  EXPECT_FALSE(landed.contains(doomed.name));
+  EXPECT_TRUE(landed.contains(other1.name) || landed.contains(other2.name));
+
+  std::string m = ExtenderMetrics();
+  EXPECT_THAT(m, ::testing::HasSubstr(R"(spotguard_decommissions_total{result="evicted"} 3)"));
+  EXPECT_THAT(m, ::testing::HasSubstr("spotguard_notice_to_decommission_seconds_count 1"));
+  EXPECT_THAT(m, ::testing::HasSubstr(R"(spotguard_notices_received_total{channel="grpc",cloud="aws",kind="eviction"} 1)"));
+  for (int i = 1; i <= 3; ++i) EXPECT_EQ(DecommissionEvents(absl::StrCat("exec-", i)), 1);
+}
+
+// Verifies the Azure chain: a Preempt with 30 s of notice → executors evicted with ~25 s.
+TEST_F(ChainE2E, AzurePreempt) {
+  StartExtenderAndScheduler();
+  NodeSpec doomed = Spec(NodeKind::kAksSpot, "westeurope-1");
+  auto creds = ProvisionAgent(cp(), doomed);
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  Label(doomed.name);
+  NodeSpec other = Spec(NodeKind::kAksSpot, "westeurope-2");
+  Add(other);
+  for (int i = 1; i <= 2; ++i) RunExecutor(absl::StrCat("exec-", i), doomed.name, i);
+  FakeAzureScheduledEvents imds;
+  auto agent = StartAgent(cp(), doomed.name, *creds, extender_.grpc_address, {"--azure_endpoint=" + imds.url()});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  auto node = kube::GetNode(admin(), doomed.name);
+  std::string vm = agent::sources::AzureVmNameFromProviderId(kube::StringAt(*node, {"spec", "providerID"}));
+  const absl::Time not_before = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() + absl::Seconds(30)));
+  imds.Add({.id = "preempt-1", .type = "Preempt", .resources = {vm}, .not_before = FakeAzureScheduledEvents::Rfc1123(not_before)});
+  for (int i = 1; i <= 2; ++i) ExpectDecommissioned(WaitEvicted(absl::StrCat("exec-", i)), not_before);
+  EXPECT_EQ(Schedule("exec-3", 3), other.name);
+}
+
+// Verifies an extender killed while a PodDisruptionBudget holds its evictions is resumed by
+// a new one from the node's annotation: every executor evicted, none twice.
+TEST_F(ChainE2E, RestartedExtenderResumes) {
+  NodeSpec doomed = Spec(NodeKind::kEksSpot, "us-east-1a");
+  Add(doomed);
+  for (int i = 1; i <= 2; ++i) RunExecutor(absl::StrCat("exec-", i), doomed.name, i);
+  const std::string pdbs = absl::StrCat("/apis/policy/v1/namespaces/", group_, "/poddisruptionbudgets");
+  auto pdb = admin().Post(pdbs, {{"apiVersion", "policy/v1"}, {"kind", "PodDisruptionBudget"},
+                                 {"metadata", {{"name", "executors"}}},
+                                 {"spec", {{"minAvailable", 2}, {"selector", {{"matchLabels", {{"spark-app-selector", group_}}}}}}}});
+  ASSERT_TRUE(pdb.ok()) << pdb.status();
+  auto set_allowed = [&](int allowed) {
+    auto cur = admin().Get(pdbs + "/executors");
+    (*cur)["status"] = {{"observedGeneration", (*cur)["metadata"]["generation"]}, {"disruptionsAllowed", allowed},
+                        {"currentHealthy", 2}, {"desiredHealthy", 2 - allowed}, {"expectedPods", 2}};
+    return admin().Put(pdbs + "/executors/status", *cur).status();
+  };
+  ASSERT_TRUE(set_allowed(0).ok());
+
+  auto first = StartExtender(cp());
+  ASSERT_TRUE(first.ok()) << first.status();
+  // The agent's durable channel: the notice annotation (no gRPC report at all here).
+  Json notice = {{"id", "itn-restart"}, {"cloud", "aws"}, {"kind", "eviction"}, {"rawAction", "terminate"},
+                 {"notBefore", kube::FormatApiTime(absl::Now() + absl::Minutes(2))},
+                 {"detectedAt", kube::FormatApiTime(absl::Now())}, {"source", "aws-spot-itn"}};
+  ASSERT_TRUE(kube::PatchNode(admin(), doomed.name, kube::PatchType::kMerge,
+                              {{"metadata", {{"annotations", {{"spotguard.io/notice", notice.dump()}}}}}}).ok());
+  // Claimed, and blocked by the budget.
+  ASSERT_TRUE(WaitForObject(admin(), Pods(), "exec-1", [](const Json& p) {
+                return !p.is_null() && !kube::StringAt(p, {"metadata", "annotations", "spotguard.io/decommission-claim"}).empty();
+              }).ok());
+  ASSERT_TRUE(first->process->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "decommissioning"); }).ok());
+  first->process->Signal(SIGKILL);
+  first->process->Wait(absl::Seconds(10));
+
+  ASSERT_TRUE(set_allowed(2).ok());
+  auto second = StartExtender(cp());
+  ASSERT_TRUE(second.ok()) << second.status();
+  for (int i = 1; i <= 2; ++i) {
+    Json pod = WaitEvicted(absl::StrCat("exec-", i), absl::Seconds(60));
+    ASSERT_FALSE(pod.is_null());
+    EXPECT_TRUE(pod["metadata"].contains("deletionTimestamp"));
+    EXPECT_EQ(DecommissionEvents(absl::StrCat("exec-", i)), 1) << "evicted twice";
+  }
+}
+
+// Verifies two replicas that both see a notice evict each executor once.
+TEST_F(ChainE2E, TwoReplicasActOnce) {
+  NodeSpec doomed = Spec(NodeKind::kEksSpot, "us-east-1a");
+  Add(doomed);
+  for (int i = 1; i <= 4; ++i) RunExecutor(absl::StrCat("exec-", i), doomed.name, i);
+  auto a = StartExtender(cp());
+  auto b = StartExtender(cp());
+  ASSERT_TRUE(a.ok() && b.ok());
+  Json notice = {{"id", "itn-two"}, {"cloud", "aws"}, {"kind", "eviction"}, {"rawAction", "terminate"},
+                 {"notBefore", kube::FormatApiTime(absl::Now() + absl::Minutes(2))},
+                 {"detectedAt", kube::FormatApiTime(absl::Now())}, {"source", "aws-spot-itn"}};
+  ASSERT_TRUE(kube::PatchNode(admin(), doomed.name, kube::PatchType::kMerge,
+                              {{"metadata", {{"annotations", {{"spotguard.io/notice", notice.dump()}}}}}}).ok());
+  for (int i = 1; i <= 4; ++i) ASSERT_FALSE(WaitEvicted(absl::StrCat("exec-", i)).is_null());
+  // Both replicas have finished their passes once both logged their summary.
+  for (auto* ext : {&*a, &*b}) {
+    ASSERT_TRUE(ext->process->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "executor evictions sent"); }).ok());
+  }
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(DecommissionEvents(absl::StrCat("exec-", i)), 1) << "exec-" << i;
+}
+
+}  // namespace
+}  // namespace spotguard::e2e
