@@ -91,7 +91,21 @@ absl::Status ArgsParser::Parse(absl::string_view body, ExtenderArgs* out) {
 void AppendJsonString(std::string& out, absl::string_view s) {
   static const char* hex = "0123456789abcdef";
   out.push_back('"');
-  for (unsigned char c : s) {
+  // Node names never need escaping: one branch-free pass (vectorised) decides, and a plain
+  // string is copied whole.
+  bool plain = true;
+  for (unsigned char c : s) plain &= (c >= 0x20) & (c != '"') & (c != '\\');
+  if (plain) {
+    out.append(s.data(), s.size());
+    out.push_back('"');
+    return;
+  }
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -99,15 +113,12 @@ void AppendJsonString(std::string& out, absl::string_view s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(hex[c >> 4]);
-          out.push_back(hex[c & 15]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 15]);
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 
@@ -162,7 +173,11 @@ std::string HostPriorityListJson(const risk::PrioritizeResult& r) {
     if (i) out.push_back(',');
     out += "{\"Host\":";
     AppendJsonString(out, r.scores[i].first);
-    absl::StrAppend(&out, ",\"Score\":", r.scores[i].second, "}");
+    out += ",\"Score\":";
+    const int score = r.scores[i].second;  // 0..10
+    if (score >= 10) out.push_back('0' + score / 10);
+    out.push_back('0' + score % 10);
+    out.push_back('}');
   }
   out.push_back(']');
   return out;
