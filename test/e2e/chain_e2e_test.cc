@@ -6,6 +6,7 @@
 // the extender, land elsewhere. Also: a restarted extender resumes, two replicas act once.
 #include <signal.h>
 
+#include <fstream>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -14,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "node-agent/reporter.h"
 #include "node-agent/sources/azure_scheduled_events.h"
 #include "test/e2e/agent_harness.h"
 #include "test/e2e/controlplane.h"
@@ -251,6 +253,45 @@ TEST_F(ChainE2E, TwoReplicasActOnce) {
     ASSERT_TRUE(ext->process->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "executor evictions sent"); }).ok());
   }
   for (int i = 1; i <= 4; ++i) EXPECT_EQ(DecommissionEvents(absl::StrCat("exec-", i)), 1) << "exec-" << i;
+}
+
+// Verifies the EvictionService refuses reports without a token, with a token whose pod is
+// gone, and about another node than the caller's — and accepts the caller's own.
+TEST_F(ChainE2E, GrpcAuthentication) {
+  auto ext = StartExtender(cp());
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  NodeSpec mine = Spec(NodeKind::kEksSpot, "us-east-1a"), theirs = Spec(NodeKind::kEksSpot, "us-east-1b");
+  auto creds = ProvisionAgent(cp(), mine);
+  ASSERT_TRUE(creds.ok());
+  Add(theirs);
+  agent::Notice n{.id = "itn-auth", .cloud = agent::v1::CLOUD_AWS, .kind = agent::v1::NOTICE_KIND_EVICTION,
+                  .raw_action = "terminate", .not_before = absl::Now() + absl::Minutes(2), .detected_at = absl::Now(),
+                  .source = "aws-spot-itn", .action = agent::Action::kCordon};
+  auto facts = [&](const std::string& node) { return kube::FactsOf(*kube::GetNode(admin(), node)); };
+  auto reporter = agent::NewGrpcReporter({.address = ext->grpc_address, .token_path = creds->report_token_path});
+  absl::Status foreign = reporter->Report(facts(theirs.name), n);
+  EXPECT_EQ(foreign.code(), absl::StatusCode::kPermissionDenied) << foreign;
+  EXPECT_TRUE(reporter->Report(facts(mine.name), n).ok());
+
+  std::string empty = cp().dir() + "/empty.token";
+  std::ofstream(empty) << "";
+  auto anonymous = agent::NewGrpcReporter({.address = ext->grpc_address, .token_path = empty});
+  EXPECT_EQ(anonymous->Report(facts(mine.name), n).code(), absl::StatusCode::kUnauthenticated);
+  // A bound token dies with its pod. (A token already validated stays cached until it expires,
+  // as the TokenReview result allows; this one has not been seen yet.)
+  auto pod = admin().Get("/api/v1/namespaces/spotguard-system/pods/" + creds->pod);
+  auto unseen = kube::RequestToken(admin(), {.namespace_ = "spotguard-system", .service_account = "spotguard-agent",
+                                             .audiences = {"spotguard"}, .bound_pod_name = creds->pod,
+                                             .bound_pod_uid = (*pod)["metadata"]["uid"]});
+  ASSERT_TRUE(unseen.ok());
+  std::string unseen_path = cp().dir() + "/unseen.token";
+  std::ofstream(unseen_path) << unseen->first;
+  ASSERT_TRUE(kube::DeletePod(admin(), "spotguard-system", creds->pod, 0).ok());
+  ASSERT_TRUE(WaitForObject(admin(), "/api/v1/namespaces/spotguard-system/pods", creds->pod,
+                            [](const Json& p) { return p.is_null(); }).ok());
+  auto stale = agent::NewGrpcReporter({.address = ext->grpc_address, .token_path = unseen_path});
+  n.id = "itn-auth-2";
+  EXPECT_EQ(stale->Report(facts(mine.name), n).code(), absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace
