@@ -3,6 +3,7 @@
 namespace spotguard {
 
 void StopSignal::Stop() {
+  absl::MutexLock dispatch(&dispatch_mu_);
   std::list<std::function<void()>> to_run;
   {
     absl::MutexLock lock(&mu_);
@@ -35,6 +36,7 @@ StopSignal::Handle StopSignal::Subscribe(std::function<void()> fn) const {
 }
 
 void StopSignal::Unsubscribe(Handle h) const {
+  absl::MutexLock dispatch(&dispatch_mu_);  // a Stop() in progress finishes its callbacks first
   absl::MutexLock lock(&mu_);
   if (!stopped_ && h != subscribers_.end()) subscribers_.erase(h);
 }

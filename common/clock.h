@@ -32,12 +32,16 @@ class StopSignal {
   bool WaitUntil(absl::Time deadline) const;
 
   // Registers `fn` to run (once) when Stop() is called, or at once if already stopped.
-  // Returns a handle for Unsubscribe. Used by clocks that wait on their own condition.
+  // Returns a handle for Unsubscribe. Used by clocks and connections that wait on their own
+  // condition. `fn` must not call Subscribe or Unsubscribe.
   using Handle = std::list<std::function<void()>>::iterator;
   Handle Subscribe(std::function<void()> fn) const;
+  // Removes the callback; if Stop() is running callbacks at that moment, waits for them to
+  // finish, so once this returns the callback never runs (again) and what it captured may go.
   void Unsubscribe(Handle h) const;
 
  private:
+  mutable absl::Mutex dispatch_mu_;  // held while Stop() runs callbacks
   mutable absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   mutable std::list<std::function<void()>> subscribers_ ABSL_GUARDED_BY(mu_);

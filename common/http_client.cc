@@ -161,6 +161,10 @@ class HttplibClient final : public HttpClient {
     Configure(*conn, req.timeout);
     httplib::ClientImpl* raw = conn.get();
     auto handle = stop.Subscribe([raw] { raw->stop(); });
+    if (stop.stopped()) {  // stopped before the connection existed: stop() had nothing to close
+      stop.Unsubscribe(handle);
+      return absl::CancelledError("stream stopped");
+    }
     httplib::Request hreq = ToHttplib(req);
     int status = 0;
     bool too_big = false;

@@ -1,7 +1,9 @@
 #include "extender/cluster_state.h"
 
+#include <algorithm>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/kube/resources.h"
 #include "common/kube/status.h"
@@ -16,11 +18,6 @@ constexpr char kRebalanceLabel[] = "spotguard.io/rebalance-recommended";
 
 risk::Domains DomainsOf(const kube::NodeFacts& f) { return {f.pool, f.zone, f.instance_type}; }
 
-absl::Time TimeOr(const Json& j, const char* key) {
-  auto t = kube::ParseApiTime(j.value(key, ""));
-  return t.ok() ? *t : absl::InfinitePast();
-}
-
 absl::flat_hash_map<std::string, std::string> StringMap(const Json& j) {
   absl::flat_hash_map<std::string, std::string> out;
   if (!j.is_object()) return out;
@@ -32,20 +29,64 @@ absl::flat_hash_map<std::string, std::string> StringMap(const Json& j) {
 
 }  // namespace
 
-absl::StatusOr<NoticeRecord> NoticeFromAnnotation(const std::string& node, const std::string& text) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return absl::InvalidArgumentError("spotguard.io/notice is not a JSON object");
+namespace {
+
+std::string Str(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+absl::StatusOr<NoticeRecord> NoticeFromJson(const std::string& node, const Json& j, const std::string& default_action) {
+  if (!j.is_object()) return absl::InvalidArgumentError("a notice is not a JSON object");
   NoticeRecord n;
   n.node = node;
-  n.id = j.value("id", "");
-  n.cloud = j.value("cloud", "");
-  n.kind = j.value("kind", "");
-  n.raw_action = j.value("rawAction", "");
-  n.action = j.value("action", "cordon");  // the annotation exists only for cordoned nodes
-  n.not_before = TimeOr(j, "notBefore");
-  n.detected_at = TimeOr(j, "detectedAt");
-  if (n.id.empty() || n.kind.empty()) return absl::InvalidArgumentError("spotguard.io/notice lacks id or kind");
+  n.id = Str(j, "id");
+  n.cloud = Str(j, "cloud");
+  n.kind = Str(j, "kind");
+  n.raw_action = Str(j, "rawAction");
+  n.action = Str(j, "action");
+  if (n.action.empty()) n.action = default_action;
+  auto time = [&](const char* key) {
+    auto t = kube::ParseApiTime(Str(j, key));
+    return t.ok() ? *t : absl::InfinitePast();
+  };
+  n.not_before = time("notBefore");
+  n.detected_at = time("detectedAt");
+  if (n.id.empty() || n.kind.empty()) return absl::InvalidArgumentError("a notice lacks a string id or kind");
   return n;
+}
+
+}  // namespace
+
+std::vector<NoticeRecord> NoticesFromNode(const Json& node, std::vector<std::string>* problems) {
+  const std::string name = kube::StringAt(node, {"metadata", "name"});
+  std::vector<NoticeRecord> out;
+  const std::string record = kube::StringAt(node, {"metadata", "annotations", "spotguard.io/agent"});
+  if (!record.empty()) {
+    Json j = Json::parse(record, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("notices") && j["notices"].is_array()) {
+      for (const Json& n : j["notices"]) {
+        auto notice = NoticeFromJson(name, n, "report");
+        if (notice.ok()) {
+          out.push_back(std::move(*notice));
+        } else {
+          problems->push_back(absl::StrCat("spotguard.io/agent: ", notice.status().message()));
+        }
+      }
+      return out;
+    }
+    problems->push_back("spotguard.io/agent is not {\"notices\": [...]}");
+  }
+  const std::string text = kube::StringAt(node, {"metadata", "annotations", kNoticeAnnotation});
+  if (text.empty()) return out;
+  // The annotation exists only for nodes the agent cordoned.
+  auto notice = NoticeFromJson(name, Json::parse(text, nullptr, /*allow_exceptions=*/false), "cordon");
+  if (notice.ok()) {
+    out.push_back(std::move(*notice));
+  } else {
+    problems->push_back(absl::StrCat("spotguard.io/notice: ", notice.status().message()));
+  }
+  return out;
 }
 
 ClusterState::ClusterState(ClusterStateOptions options, Clock& clock, kube::KubeClient& kube, ExtenderMetrics& metrics)
@@ -78,30 +119,47 @@ bool ClusterState::UpsertNodeLocked(const Json& node, std::vector<NoticeRecord>*
   NodeEntry e;
   e.facts = kube::FactsOf(node);
   e.rebalance = kube::StringAt(node, {"metadata", "labels", kRebalanceLabel}) == "true";
-  const std::string annotation = kube::StringAt(node, {"metadata", "annotations", kNoticeAnnotation});
-  std::optional<NoticeRecord> notice;
-  if (!annotation.empty()) {
-    auto parsed = NoticeFromAnnotation(e.facts.name, annotation);
-    if (parsed.ok()) {
-      e.annotated_notice = parsed->id;
-      notice = std::move(*parsed);
-    } else {
-      log::Warn("ignoring a malformed notice annotation", {{"node", e.facts.name}, {"error", parsed.status()}});
-    }
+  std::vector<std::string> problems;
+  std::vector<NoticeRecord> notices = NoticesFromNode(node, &problems);
+  for (const std::string& p : problems) {
+    log::Warn("ignoring a malformed notice on the node", {{"node", e.facts.name}, {"error", p}});
   }
+  for (const NoticeRecord& n : notices) e.annotated.push_back(n.id);
+  std::sort(e.annotated.begin(), e.annotated.end());
   auto old = nodes_.find(e.facts.name);
   if (old != nodes_.end() && old->second == e) return false;
-  if (old != nodes_.end() && !old->second.annotated_notice.empty() && old->second.annotated_notice != e.annotated_notice) {
-    // The agent removed its annotation: the notice is withdrawn (the durable channel).
-    if (auto w = WithdrawLocked(e.facts.name, old->second.annotated_notice); w.has_value()) withdrawn->push_back(*w);
+  if (old != nodes_.end()) {
+    // Notices the agent no longer lists on the node are withdrawn (the durable channel).
+    for (const std::string& id : old->second.annotated) {
+      if (std::binary_search(e.annotated.begin(), e.annotated.end(), id)) continue;
+      if (auto w = WithdrawLocked(e.facts.name, id); w.has_value()) withdrawn->push_back(*w);
+    }
   }
   IdLocked(pool_ids_, e.facts.pool);
   IdLocked(zone_ids_, e.facts.zone);
   const std::string name = e.facts.name;
   nodes_[name] = std::move(e);
   // After the node is known, so an eviction counts in its domains.
-  if (notice.has_value()) ReportLocked(std::move(*notice), "watch", doomed);
+  for (NoticeRecord& n : notices) ReportLocked(std::move(n), "watch", doomed);
   return true;
+}
+
+void ClusterState::ForgetNodeLocked(const std::string& node) {
+  const std::string prefix = node + "/";
+  for (auto it = notices_.begin(); it != notices_.end();) {
+    if (it->second.node == node) {
+      notices_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = withdrawn_.begin(); it != withdrawn_.end();) {
+    if (absl::StartsWith(*it, prefix)) {
+      withdrawn_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void ClusterState::ReplaceNodes(std::vector<Json> nodes) {
@@ -117,11 +175,13 @@ void ClusterState::ReplaceNodes(std::vector<Json> nodes) {
       if (present.contains(it->first)) {
         ++it;
       } else {
+        ForgetNodeLocked(it->first);
         nodes_.erase(it++);
       }
     }
     nodes_synced_ = true;
     PublishNodesLocked();
+    PublishAppsLocked();  // pods listed before their nodes count now
   }
   Dispatch(std::move(doomed), std::move(withdrawn));
 }
@@ -132,20 +192,14 @@ void ClusterState::ApplyNode(bool deleted, const Json& node) {
     absl::MutexLock lock(&mu_);
     const std::string name = kube::StringAt(node, {"metadata", "name"});
     if (deleted) {
-      nodes_.erase(name);
       // Its notices are over: the node is gone (as the notice said it would be).
-      for (auto it = notices_.begin(); it != notices_.end();) {
-        if (it->second.node == name) {
-          withdrawn_ids_.insert(it->first);
-          notices_.erase(it++);
-        } else {
-          ++it;
-        }
-      }
+      nodes_.erase(name);
+      ForgetNodeLocked(name);
     } else if (!UpsertNodeLocked(node, &doomed, &withdrawn)) {
       return;  // a heartbeat or status change: nothing the scheduler sees
     }
     PublishNodesLocked();
+    PublishAppsLocked();  // a node's pool or zone may have changed
   }
   Dispatch(std::move(doomed), std::move(withdrawn));
 }
@@ -153,18 +207,19 @@ void ClusterState::ApplyNode(bool deleted, const Json& node) {
 // --- Notices ---------------------------------------------------------------------------------
 
 bool ClusterState::ReportLocked(NoticeRecord notice, absl::string_view channel, std::vector<NoticeRecord>* doomed) {
-  if (notices_.contains(notice.id) || withdrawn_ids_.contains(notice.id)) return false;
+  const std::string key = notice.Key();
+  if (notices_.contains(key) || withdrawn_.contains(key)) return false;
   notice.channel = std::string(channel);
   metrics_.RecordNoticeReceived(notice.cloud, notice.kind, channel);
   log::Info("notice received", {{"node", notice.node}, {"notice_id", notice.id}, {"kind", notice.kind},
                                 {"cloud", notice.cloud}, {"channel", channel}, {"not_before", notice.not_before}});
   if (notice.kind == "eviction") {
     if (auto it = nodes_.find(notice.node); it != nodes_.end()) {
-      model_.RecordEviction(notice.id, DomainsOf(it->second.facts), clock_.Now());
+      model_.RecordEviction(key, DomainsOf(it->second.facts), clock_.Now());
     }
   }
   if (notice.Dooms()) doomed->push_back(notice);
-  notices_[notice.id] = std::move(notice);
+  notices_[key] = std::move(notice);
   return true;
 }
 
@@ -181,11 +236,12 @@ bool ClusterState::ReportNotice(NoticeRecord notice, absl::string_view channel) 
 }
 
 std::optional<NoticeRecord> ClusterState::WithdrawLocked(const std::string& node, const std::string& id) {
-  auto it = notices_.find(id);
-  if (it == notices_.end() || it->second.node != node) return std::nullopt;
+  const std::string key = node + "/" + id;
+  auto it = notices_.find(key);
+  if (it == notices_.end()) return std::nullopt;
   NoticeRecord n = std::move(it->second);
   notices_.erase(it);
-  withdrawn_ids_.insert(id);
+  withdrawn_.insert(key);
   log::Info("notice withdrawn", {{"node", node}, {"notice_id", id}});
   return n;
 }
@@ -202,9 +258,9 @@ bool ClusterState::WithdrawNotice(const std::string& node, const std::string& id
   return true;
 }
 
-bool ClusterState::NoticeActive(const std::string& id) const {
+bool ClusterState::NoticeActive(const NoticeRecord& notice) const {
   absl::MutexLock lock(&mu_);
-  return notices_.contains(id);
+  return notices_.contains(notice.Key());
 }
 
 void ClusterState::Dispatch(std::vector<NoticeRecord> doomed, std::vector<NoticeRecord> withdrawn) {
@@ -220,7 +276,7 @@ void ClusterState::Dispatch(std::vector<NoticeRecord> doomed, std::vector<Notice
       doomed.clear();
     } else if (!held_.empty()) {
       for (auto& n : held_) {
-        if (notices_.contains(n.id)) doomed.insert(doomed.begin(), std::move(n));
+        if (notices_.contains(n.Key())) doomed.insert(doomed.begin(), std::move(n));
       }
       held_.clear();
     }
@@ -274,6 +330,15 @@ void ClusterState::ApplyPod(bool deleted, const Json& pod) {
   } else {
     pods_[p.uid] = std::move(p);
   }
+  ++pods_version_;
+  PublishAppsLocked();
+}
+
+void ClusterState::AssumeBound(const std::string& uid, const std::string& node) {
+  absl::MutexLock lock(&mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end() || !it->second.node.empty()) return;  // not a Spark pod, or already known
+  it->second.node = node;
   ++pods_version_;
   PublishAppsLocked();
 }

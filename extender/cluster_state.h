@@ -50,10 +50,15 @@ struct NoticeRecord {
 
   // The node is going away (or down for maintenance): its executors must go.
   bool Dooms() const { return kind == "eviction" || (kind == "maintenance" && action == "cordon"); }
+  // Notice ids are unique per node only (every AWS node's interruption is "aws-spot-terminate"):
+  // the extender keys notices by node and id.
+  std::string Key() const { return node + "/" + id; }
 };
 
-// Parses the agent's spotguard.io/notice annotation.
-absl::StatusOr<NoticeRecord> NoticeFromAnnotation(const std::string& node, const std::string& json);
+// The notices the agent recorded on the node: every active one from its spotguard.io/agent
+// record, or (written by other tools) the single spotguard.io/notice. Malformed entries are
+// skipped with an error listed in `problems`.
+std::vector<NoticeRecord> NoticesFromNode(const Json& node, std::vector<std::string>* problems);
 
 // A Spark pod as the decommissioner needs it.
 struct PodRef {
@@ -100,7 +105,10 @@ class ClusterState {
   bool ReportNotice(NoticeRecord notice, absl::string_view channel);
   // Returns true if the notice was active.
   bool WithdrawNotice(const std::string& node, const std::string& notice_id);
-  bool NoticeActive(const std::string& notice_id) const;
+  bool NoticeActive(const NoticeRecord& notice) const;
+
+  // Records a binding the extender made itself, ahead of the watch (which confirms it).
+  void AssumeBound(const std::string& uid, const std::string& node);
 
   std::vector<PodRef> SparkPodsOn(const std::string& node) const;
   // Blocks until `pred(SparkPodsOn(node))` holds, `deadline` passes or `stop` fires.
@@ -127,7 +135,7 @@ class ClusterState {
   struct NodeEntry {
     kube::NodeFacts facts;
     bool rebalance = false;
-    std::string annotated_notice;  // id in spotguard.io/notice, if any
+    std::vector<std::string> annotated;  // ids of the notices the node's annotations list, sorted
 
     bool operator==(const NodeEntry&) const = default;
   };
@@ -139,6 +147,8 @@ class ClusterState {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<NoticeRecord> WithdrawLocked(const std::string& node, const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets a node that no longer exists: its notices end, its withdrawn keys are dropped.
+  void ForgetNodeLocked(const std::string& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishNodesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishAppsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int IdLocked(absl::flat_hash_map<std::string, int>& ids, const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -154,8 +164,8 @@ class ClusterState {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, NodeEntry> nodes_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, NoticeRecord> notices_ ABSL_GUARDED_BY(mu_);  // active, by id
-  absl::flat_hash_set<std::string> withdrawn_ids_ ABSL_GUARDED_BY(mu_);         // never revive these
+  absl::flat_hash_map<std::string, NoticeRecord> notices_ ABSL_GUARDED_BY(mu_);  // active, by Key()
+  absl::flat_hash_set<std::string> withdrawn_ ABSL_GUARDED_BY(mu_);             // Key()s never to revive
   absl::flat_hash_map<std::string, PodRef> pods_ ABSL_GUARDED_BY(mu_);          // by uid
   absl::flat_hash_map<std::string, int> pool_ids_ ABSL_GUARDED_BY(mu_), zone_ids_ ABSL_GUARDED_BY(mu_);
   risk::RiskModel model_ ABSL_GUARDED_BY(mu_);

@@ -18,9 +18,11 @@ constexpr char kDecommissioningLabel[] = "spotguard.io/decommissioning";
 constexpr char kClaimAnnotation[] = "spotguard.io/decommission-claim";
 constexpr char kDecommissionedAnnotation[] = "spotguard.io/decommissioned";
 
+// The notice's deadline; without notBefore, `unknown_deadline` after first sight (Start()
+// makes sure the record has one).
 absl::Time DeadlineOf(const NoticeRecord& n, const DecommissionerOptions& o) {
   if (n.not_before != absl::InfinitePast()) return n.not_before;
-  return (n.detected_at == absl::InfinitePast() ? absl::Now() : n.detected_at) + o.unknown_deadline;
+  return n.detected_at + o.unknown_deadline;
 }
 
 std::string PodPath(const PodRef& p) { return absl::StrCat("/api/v1/namespaces/", p.namespace_, "/pods/", p.name); }
@@ -54,9 +56,14 @@ Decommissioner::Decommissioner(DecommissionerOptions options, Clock& clock, kube
 
 Decommissioner::~Decommissioner() { Stop(); }
 
-void Decommissioner::Start(const NoticeRecord& notice) {
+void Decommissioner::Start(const NoticeRecord& original) {
+  NoticeRecord notice = original;
+  if (notice.detected_at == absl::InfinitePast()) notice.detected_at = clock_.Now();
+  const std::string key = notice.Key();
   absl::MutexLock lock(&mu_);
   if (stop_.stopped()) return;
+  // A withdrawal can overtake the start (they arrive on different threads): honour it.
+  if (cancelled_.contains(key)) return;
   // Reap finished tasks.
   for (auto it = tasks_.begin(); it != tasks_.end();) {
     if (it->second.done->load()) {
@@ -66,7 +73,7 @@ void Decommissioner::Start(const NoticeRecord& notice) {
       ++it;
     }
   }
-  if (tasks_.contains(notice.id)) return;  // already at work on it
+  if (tasks_.contains(key)) return;  // already at work on it
   Task task;
   auto stop = task.stop;
   auto done = task.done;
@@ -75,12 +82,13 @@ void Decommissioner::Start(const NoticeRecord& notice) {
     absl::MutexLock lock(&mu_);  // under the lock, so WaitIdle wakes
     *done = true;
   });
-  tasks_.emplace(notice.id, std::move(task));
+  tasks_.emplace(key, std::move(task));
 }
 
 void Decommissioner::Cancel(const NoticeRecord& notice) {
   absl::MutexLock lock(&mu_);
-  if (auto it = tasks_.find(notice.id); it != tasks_.end()) {
+  cancelled_.insert(notice.Key());
+  if (auto it = tasks_.find(notice.Key()); it != tasks_.end()) {
     it->second.stop->Stop();
     log::Info("decommission cancelled: the notice was withdrawn", {{"node", notice.node}, {"notice_id", notice.id}});
   }
@@ -108,15 +116,15 @@ bool Decommissioner::WaitIdle(absl::Duration timeout) const {
   return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
 }
 
-bool Decommissioner::WaitForOutcomes(const std::string& notice_id, absl::Duration timeout) const {
+bool Decommissioner::WaitForOutcomes(const std::string& key, absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  auto sent = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outcomes_.contains(notice_id); };
+  auto sent = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outcomes_.contains(key); };
   return mu_.AwaitWithTimeout(absl::Condition(&sent), timeout);
 }
 
-std::vector<Decommissioner::PodOutcome> Decommissioner::Outcomes(const std::string& notice_id) const {
+std::vector<Decommissioner::PodOutcome> Decommissioner::Outcomes(const std::string& key) const {
   absl::MutexLock lock(&mu_);
-  auto it = outcomes_.find(notice_id);
+  auto it = outcomes_.find(key);
   return it == outcomes_.end() ? std::vector<PodOutcome>{} : it->second;
 }
 
@@ -177,7 +185,7 @@ void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
   }
   {
     absl::MutexLock lock(&mu_);
-    outcomes_[notice.id] = outcomes;
+    outcomes_[notice.Key()] = outcomes;
   }
   log::Info("executor evictions sent", {{"node", notice.node}, {"notice_id", notice.id}, {"sent", sent},
                                         {"pods", pods.size()}, {"took_s", clock_.Now() - start}});

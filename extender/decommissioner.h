@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/backoff.h"
 #include "common/clock.h"
@@ -72,10 +73,10 @@ class Decommissioner {
     std::string result;      // evicted | deleted | gone | claimed_elsewhere | failed | cancelled | dry_run
     int64_t grace_seconds = -1;
   };
-  // The outcome per pod for a notice id, once its evictions are sent (tests, the demo).
-  std::vector<PodOutcome> Outcomes(const std::string& notice_id) const;
+  // The outcome per pod for a notice (by NoticeRecord::Key()), once its evictions are sent.
+  std::vector<PodOutcome> Outcomes(const std::string& key) const;
   // Blocks (real time, bounded) until the notice's evictions are sent.
-  bool WaitForOutcomes(const std::string& notice_id, absl::Duration timeout) const;
+  bool WaitForOutcomes(const std::string& key, absl::Duration timeout) const;
 
  private:
   struct Task {
@@ -105,7 +106,8 @@ class Decommissioner {
   StopSignal stop_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);  // by notice id
+  absl::flat_hash_map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);  // by NoticeRecord::Key()
+  absl::flat_hash_set<std::string> cancelled_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::vector<PodOutcome>> outcomes_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -49,7 +49,19 @@ Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube)
                       clock, kube, state_, metrics_),
       auth_({.audiences = {c.token_audience}, .allowed_service_accounts = c.agent_service_accounts}, kube, clock),
       service_(auth_, state_, metrics_),
-      api_({.policy = PolicyFrom(c), .capture_dir = c.capture_dir}, [this] { return state_.snapshot(); }, metrics_),
+      api_({.policy = PolicyFrom(c), .capture_dir = c.capture_dir}, [this] { return state_.snapshot(); }, metrics_,
+           [this, &kube](const BindingArgs& b) -> absl::Status {
+             Json binding = {{"apiVersion", "v1"},
+                             {"kind", "Binding"},
+                             {"metadata", {{"name", b.pod_name}, {"namespace", b.pod_namespace}}},
+                             {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", b.node}}}};
+             if (!b.pod_uid.empty()) binding["metadata"]["uid"] = b.pod_uid;
+             auto res = kube.Post(absl::StrCat("/api/v1/namespaces/", b.pod_namespace, "/pods/", b.pod_name, "/binding"),
+                                  binding, {.max_attempts = 2});
+             if (!res.ok()) return res.status();
+             state_.AssumeBound(b.pod_uid, b.node);
+             return absl::OkStatus();
+           }),
       http_({.address = c.http_address,
              .threads = c.http_threads,
              .keep_alive = c.keep_alive,

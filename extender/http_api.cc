@@ -1,10 +1,12 @@
 #include "extender/http_api.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "extender/wire.h"
+#include "nlohmann/json.hpp"
 
 namespace spotguard::extender {
 namespace {
@@ -17,8 +19,8 @@ ArgsParser& ThreadParser() {
 
 }  // namespace
 
-HttpApi::HttpApi(HttpApiOptions options, SnapshotSource snapshot, ExtenderMetrics& metrics)
-    : options_(std::move(options)), snapshot_(std::move(snapshot)), metrics_(metrics) {}
+HttpApi::HttpApi(HttpApiOptions options, SnapshotSource snapshot, ExtenderMetrics& metrics, Binder binder)
+    : options_(std::move(options)), snapshot_(std::move(snapshot)), metrics_(metrics), binder_(std::move(binder)) {}
 
 void HttpApi::Capture(absl::string_view verb, absl::string_view body) {
   if (options_.capture_dir.empty()) return;
@@ -67,7 +69,46 @@ std::pair<int, std::string> HttpApi::Prioritize(absl::string_view body) {
   return out;
 }
 
+std::pair<int, std::string> HttpApi::Bind(absl::string_view body) {
+  const absl::Time start = absl::Now();
+  std::pair<int, std::string> out;
+  nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  auto str = [&](const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  BindingArgs args{str("PodName"), str("PodNamespace"), str("PodUID"), str("Node")};
+  if (!j.is_object()) {
+    out = {400, ErrorJson("request body is not a JSON object (ExtenderBindingArgs)")};
+  } else if (args.pod_name.empty() || args.pod_namespace.empty() || args.node.empty()) {
+    out = {400, ErrorJson("ExtenderBindingArgs needs PodName, PodNamespace and Node")};
+  } else if (absl::Status s = binder_(args); !s.ok()) {
+    // kube-scheduler reads Error, retries the pod and un-assumes it.
+    out = {200, ErrorJson(s.message())};
+  } else {
+    out = {200, ErrorJson("")};
+  }
+  metrics_.RecordRequest("bind", out.first, absl::Now() - start);
+  return out;
+}
+
+std::string HttpApi::NodesJson() {
+  std::shared_ptr<const risk::Snapshot> snap = snapshot_();
+  std::vector<const risk::NodeInfo*> nodes;
+  for (const auto& [name, n] : *snap->nodes) nodes.push_back(n.get());
+  std::sort(nodes.begin(), nodes.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  nlohmann::json out = nlohmann::json::array();
+  for (const risk::NodeInfo* n : nodes) {
+    nlohmann::json j = {{"name", n->name}, {"cloud", n->cloud}, {"pool", n->pool}, {"zone", n->zone},
+                        {"instanceType", n->instance_type}, {"spot", n->spot}, {"risk", n->risk},
+                        {"rebalance", n->rebalance}, {"doomed", n->doomed}};
+    if (n->doomed) j["notice"] = {{"id", n->notice_id}, {"kind", n->notice_kind}};
+    out.push_back(std::move(j));
+  }
+  return out.dump();
+}
+
 void HttpApi::Register(httplib::Server& server) {
+  server.Get("/debug/nodes", [this](const httplib::Request&, httplib::Response& res) { SetJson(res, NodesJson()); });
   auto handler = [this](bool filter) {
     return [this, filter](const httplib::Request& req, httplib::Response& res) {
       auto [status, body] = filter ? Filter(req.body) : Prioritize(req.body);
@@ -80,6 +121,12 @@ void HttpApi::Register(httplib::Server& server) {
   };
   server.Post("/filter", handler(true));
   server.Post("/prioritize", handler(false));
+  if (binder_) {
+    server.Post("/bind", [this](const httplib::Request& req, httplib::Response& res) {
+      auto [status, body] = Bind(req.body);
+      SetJson(res, std::move(body), status);
+    });
+  }
   auto wrong_method = [this](const httplib::Request& req, httplib::Response& res) {
     metrics_.RecordRequest(req.path == "/filter" ? "filter" : "prioritize", 405, absl::ZeroDuration());
     res.set_header("Allow", "POST");

@@ -18,6 +18,11 @@
 
 namespace spotguard::extender {
 
+// ExtenderBindingArgs: kube-scheduler asks the extender to bind (bindVerb).
+struct BindingArgs {
+  std::string pod_name, pod_namespace, pod_uid, node;
+};
+
 struct HttpApiOptions {
   risk::PolicyConfig policy;
   // When set, the first `capture_limit` request bodies of each verb are written here
@@ -29,14 +34,21 @@ struct HttpApiOptions {
 class HttpApi {
  public:
   using SnapshotSource = std::function<std::shared_ptr<const risk::Snapshot>()>;
-  HttpApi(HttpApiOptions options, SnapshotSource snapshot, ExtenderMetrics& metrics);
+  // Binds a pod (POST .../binding) and records the placement at once, so the next executor of
+  // a burst already sees its application's spread. Null: no /bind.
+  using Binder = std::function<absl::Status(const BindingArgs&)>;
+  HttpApi(HttpApiOptions options, SnapshotSource snapshot, ExtenderMetrics& metrics, Binder binder = nullptr);
 
-  // Adds /filter and /prioritize to the server.
+  // Adds /filter, /prioritize, /bind (with a binder) and GET /debug/nodes (the snapshot's nodes: pool, zone, spot,
+  // risk, notice — for people exploring and the demo) to the server.
   void Register(httplib::Server& server);
+  std::string NodesJson();
 
   // The handlers without a socket: (HTTP status, body).
   std::pair<int, std::string> Filter(absl::string_view body);
   std::pair<int, std::string> Prioritize(absl::string_view body);
+  // ExtenderBindingResult: {"Error": ""} on success.
+  std::pair<int, std::string> Bind(absl::string_view body);
 
  private:
   void Capture(absl::string_view verb, absl::string_view body);
@@ -44,6 +56,7 @@ class HttpApi {
   const HttpApiOptions options_;
   SnapshotSource snapshot_;
   ExtenderMetrics& metrics_;
+  Binder binder_;
   std::atomic<int> captured_filter_{0}, captured_prioritize_{0};
 };
 

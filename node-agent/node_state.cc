@@ -67,7 +67,7 @@ absl::StatusOr<NodeRecord> ReadRecord(const Json& node) {
   if (!j.is_object() || !j.contains("notices") || !j["notices"].is_array()) {
     return absl::InvalidArgumentError(std::string(kAgentAnnotation) + " annotation is not {\"notices\": [...]}");
   }
-  record.cordoned = j.value("cordoned", false);
+  record.cordoned = j.contains("cordoned") && j["cordoned"].is_boolean() && j["cordoned"].get<bool>();
   for (const Json& n : j["notices"]) {
     auto notice = NoticeFromJson(n);
     if (!notice.ok()) return notice.status();

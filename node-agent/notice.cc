@@ -99,7 +99,7 @@ absl::StatusOr<Notice> NoticeFromJson(const Json& j) {
   auto action = ParseAction(str("action").empty() ? "report" : str("action"));
   if (!action.ok()) return action.status();
   n.action = *action;
-  n.acknowledgeable = j.value("acknowledgeable", false);
+  n.acknowledgeable = j.contains("acknowledgeable") && j["acknowledgeable"].is_boolean() && j["acknowledgeable"].get<bool>();
   return n;
 }
 

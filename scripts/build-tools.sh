@@ -92,6 +92,20 @@ if [ ! -f "$kwok_stages" ]; then
   mv "$kwok_stages.tmp" "$kwok_stages"
 fi
 
+# The Prometheus Operator's CRDs for the monitoring manifests (no operator runs: the API
+# server only has to accept the objects).
+crds="$TOOLS_DIR/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION"
+if [ ! -f "$crds/.complete" ]; then
+  po_src=$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+    | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$po_src" ] || { echo "build-tools: cannot download prometheus-operator $PROMETHEUS_OPERATOR_VERSION" >&2; exit 1; }
+  mkdir -p "$crds"
+  for k in servicemonitors podmonitors prometheusrules; do
+    cp "$po_src/example/prometheus-operator-crd/monitoring.coreos.com_$k.yaml" "$crds/"
+  done
+  touch "$crds/.complete"
+fi
+
 # Its main package is named 'cmd'; give the binary its real name.
 aemm_dir="$TOOLS_DIR/ec2-metadata-mock-$AEMM_VERSION"
 [ -f "$aemm_dir/cmd" ] && mv "$aemm_dir/cmd" "$aemm_dir/ec2-metadata-mock"

@@ -8,7 +8,7 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain
-  g++ make cmake ninja-build pkg-config git ca-certificates openssl python3
+  g++ make cmake ninja-build pkg-config git ca-certificates openssl python3 python3-yaml
   # libraries (all from Debian: no vendored sources)
   libabsl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpp-httplib-dev prometheus-cpp-dev nlohmann-json3-dev libsimdjson-dev libyaml-cpp-dev

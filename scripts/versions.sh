@@ -6,7 +6,10 @@ KUBERNETES_VERSION=v1.36.3
 # kube-scheduler's and kwok's informers use.
 ETCD_VERSION=v3.6.8
 KWOK_VERSION=v0.8.0
-AEMM_VERSION=v1.12.0   # github.com/aws/amazon-ec2-metadata-mock (the newest the module proxy serves)
+AEMM_VERSION=v1.12.0
+# The monitoring manifests' CRDs (ServiceMonitor, PodMonitor, PrometheusRule), taken from this
+# release's module on the proxy so make test can apply them to the real API server.
+PROMETHEUS_OPERATOR_VERSION=v0.85.0   # github.com/aws/amazon-ec2-metadata-mock (the newest the module proxy serves)
 
 # Where built binaries are cached, keyed by version, outside the build tree.
 SPOTGUARD_CACHE=${SPOTGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spotguard}

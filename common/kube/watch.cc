@@ -76,7 +76,12 @@ absl::Status Reflector::List() {
     continue_token = StringAt(*page, {"metadata", "continue"});
     rv = StringAt(*page, {"metadata", "resourceVersion"});
   } while (!continue_token.empty());
-  handler_.replace(std::move(items));
+  try {
+    handler_.replace(std::move(items));
+  } catch (const std::exception& e) {
+    // A handler must never take the watch thread down with it: log, and carry on.
+    log::Error("watch handler failed on a list; continuing", {{"path", spec_.path}, {"error", e.what()}});
+  }
   {
     absl::MutexLock lock(&mu_);
     resource_version_ = rv;
@@ -101,7 +106,14 @@ absl::Status Reflector::Watch(const StopSignal& stop) {
           return false;
         }
         std::string rv = StringAt(ev->object, {"metadata", "resourceVersion"});
-        if (ev->type != WatchEvent::Type::kBookmark) handler_.apply(ev->type, ev->object);
+        if (ev->type != WatchEvent::Type::kBookmark) {
+          try {
+            handler_.apply(ev->type, ev->object);
+          } catch (const std::exception& e) {
+            log::Error("watch handler failed on an event; skipping it",
+                       {{"path", spec_.path}, {"object", StringAt(ev->object, {"metadata", "name"})}, {"error", e.what()}});
+          }
+        }
         if (!rv.empty()) {
           absl::MutexLock lock(&mu_);
           resource_version_ = rv;

@@ -95,10 +95,11 @@ nlohmann::json RiskModel::ToJson(absl::Time now) const {
 }
 
 absl::StatusOr<RiskModel> RiskModel::FromJson(const nlohmann::json& j, RiskParams params) {
-  if (!j.is_object() || j.value("version", 0) != 1 || !j.contains("domains") || !j["domains"].is_object()) {
+  if (!j.is_object() || !j.contains("version") || j["version"] != 1 || !j.contains("domains") ||
+      !j["domains"].is_object()) {
     return absl::InvalidArgumentError("risk model: not a version-1 document with a domains object");
   }
-  auto as_of = kube::ParseApiTime(j.value("asOf", ""));
+  auto as_of = kube::ParseApiTime(kube::StringAt(j, {"asOf"}));
   if (!as_of.ok()) return absl::InvalidArgumentError(absl::StrCat("risk model: asOf: ", as_of.status().message()));
   RiskModel m(params);
   for (const auto& [k, v] : j["domains"].items()) {

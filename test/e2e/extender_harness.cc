@@ -70,6 +70,7 @@ extenders:
   - urlPrefix: http://)", http_address, R"(
     filterVerb: filter
     prioritizeVerb: prioritize
+    bindVerb: bind
     weight: )", weight, R"(
     nodeCacheCapable: )", node_cache_capable ? "true" : "false", R"(
     enableHTTPS: false

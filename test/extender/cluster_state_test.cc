@@ -213,5 +213,76 @@ TEST(ClusterStateTest, PersistsAndMerges) {
   EXPECT_DOUBLE_EQ(restarted.state->Model().State("pool/p1", restarted.clock.Now()).evictions, 2);
 }
 
+// Verifies notices are per node: every AWS node's interruption has the id
+// "aws-spot-terminate", and each must doom its own node — also after one node is gone.
+TEST(ClusterStateTest, SameNoticeIdOnManyNodes) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("a", "p", "z"), AksSpot("b", "p", "z"), AksSpot("c", "p", "z")});
+  h.state->ReplacePods({});
+  EXPECT_TRUE(h.state->ReportNotice(Grpc("aws-spot-terminate", "a"), "grpc"));
+  EXPECT_TRUE(h.state->ReportNotice(Grpc("aws-spot-terminate", "b"), "grpc"));
+  h.state->ApplyNode(/*deleted=*/true, AksSpot("a", "p", "z"));
+  EXPECT_TRUE(h.state->ReportNotice(Grpc("aws-spot-terminate", "c"), "grpc"));
+  EXPECT_EQ(h.doomed, (std::vector<std::string>{"aws-spot-terminate@a/grpc", "aws-spot-terminate@b/grpc",
+                                                 "aws-spot-terminate@c/grpc"}));
+  EXPECT_TRUE(h.state->snapshot()->Node("b")->doomed);
+  EXPECT_TRUE(h.state->snapshot()->Node("c")->doomed);
+  EXPECT_DOUBLE_EQ(h.state->Model().State("pool/p", h.clock.Now()).evictions, 3);
+}
+
+// Verifies the agent's full record is the truth: a notice that stops being the primary one
+// (the annotation now shows a more severe notice) is not withdrawn.
+TEST(ClusterStateTest, AgentRecordListsEveryActiveNotice) {
+  Harness h;
+  auto with_record = [](Json node, std::vector<Json> notices, const std::string& primary) {
+    node["metadata"]["annotations"]["spotguard.io/agent"] = Json{{"cordoned", true}, {"notices", notices}}.dump();
+    for (const Json& n : notices) {
+      if (n["id"] == primary) node["metadata"]["annotations"]["spotguard.io/notice"] = n.dump();
+    }
+    return node;
+  };
+  Json reboot = {{"id", "m-1"}, {"cloud", "azure"}, {"kind", "maintenance"}, {"rawAction", "Reboot"}, {"action", "cordon"}};
+  Json preempt = {{"id", "e-1"}, {"cloud", "azure"}, {"kind", "eviction"}, {"rawAction", "Preempt"}, {"action", "cordon"}};
+  h.state->ReplaceNodes({with_record(AksSpot("n", "p", "z"), {reboot}, "m-1")});
+  h.state->ReplacePods({});
+  h.state->ApplyNode(false, with_record(AksSpot("n", "p", "z"), {reboot, preempt}, "e-1"));
+  EXPECT_TRUE(h.withdrawn.empty());
+  h.state->ApplyNode(false, with_record(AksSpot("n", "p", "z"), {reboot}, "m-1"));
+  EXPECT_EQ(h.withdrawn, std::vector<std::string>{"e-1"});
+  const risk::NodeInfo* n = h.state->snapshot()->Node("n");
+  EXPECT_TRUE(n->doomed);
+  EXPECT_EQ(n->notice_id, "m-1");
+  EXPECT_EQ(h.doomed, (std::vector<std::string>{"m-1@n/watch", "e-1@n/watch"}));
+}
+
+// Verifies malformed notice annotations are skipped, not fatal.
+TEST(ClusterStateTest, MalformedAnnotationsSkipped) {
+  std::vector<std::string> problems;
+  Json node = AksSpot("n", "p", "z");
+  node["metadata"]["annotations"]["spotguard.io/notice"] = R"({"id": 5, "kind": null, "notBefore": 7})";
+  EXPECT_TRUE(NoticesFromNode(node, &problems).empty());
+  EXPECT_EQ(problems.size(), 1u);
+  node["metadata"]["annotations"]["spotguard.io/agent"] = R"({"notices": [{"id": "ok", "kind": "eviction"}, 3, {"id": []}]})";
+  problems.clear();
+  auto notices = NoticesFromNode(node, &problems);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0].id, "ok");
+  EXPECT_EQ(problems.size(), 2u);
+  Harness h;
+  h.state->ReplaceNodes({node});  // does not throw
+  h.state->ReplacePods({});
+  EXPECT_EQ(h.doomed, std::vector<std::string>{"ok@n/watch"});
+}
+
+// Verifies pods listed before their nodes still count for spread once the nodes arrive.
+TEST(ClusterStateTest, PodsBeforeNodes) {
+  Harness h;
+  h.state->ReplacePods({Executor("e1", "a", "app")});
+  EXPECT_EQ(h.state->snapshot()->App("app"), nullptr);
+  h.state->ReplaceNodes({AksSpot("a", "p1", "z1")});
+  ASSERT_NE(h.state->snapshot()->App("app"), nullptr);
+  EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
+}
+
 }  // namespace
 }  // namespace spotguard::extender

@@ -54,9 +54,9 @@ struct Harness {
   }
   std::map<std::string, Decommissioner::PodOutcome> Run(const NoticeRecord& n = Notice()) {
     decom->Start(n);
-    EXPECT_TRUE(decom->WaitForOutcomes(n.id, absl::Seconds(10)));
+    EXPECT_TRUE(decom->WaitForOutcomes(n.Key(), absl::Seconds(10)));
     std::map<std::string, Decommissioner::PodOutcome> out;
-    for (auto& o : decom->Outcomes(n.id)) out[o.pod] = o;
+    for (auto& o : decom->Outcomes(n.Key())) out[o.pod] = o;
     return out;
   }
   int64_t Grace(const std::string& pod) {
@@ -149,8 +149,14 @@ TEST(DecommissionerTest, CancelStopsRetries) {
   h.decom->Start(Notice(absl::Minutes(10)));
   ASSERT_TRUE(h.clock.WaitForSleepers(1));
   h.decom->Cancel(Notice());
-  ASSERT_TRUE(h.decom->WaitForOutcomes("n-1", absl::Seconds(10)));
-  EXPECT_EQ(h.decom->Outcomes("n-1")[0].result, "cancelled");
+  ASSERT_TRUE(h.decom->WaitForOutcomes(Notice().Key(), absl::Seconds(10)));
+  EXPECT_EQ(h.decom->Outcomes(Notice().Key())[0].result, "cancelled");
+  // A start that arrives after the withdrawal does nothing.
+  NoticeRecord late = Notice();
+  late.id = "n-2";
+  h.decom->Cancel(late);
+  h.decom->Start(late);
+  EXPECT_FALSE(h.decom->WaitForOutcomes(late.Key(), absl::Milliseconds(100)));
   EXPECT_EQ(h.api.Count("DELETE", "/pods/e1"), 0);
 }
 

@@ -124,6 +124,26 @@ TEST(HttpApiTest, KeepAliveAndSlowClients) {
   close(slow);
 }
 
+// Verifies /bind hands ExtenderBindingArgs to the binder and reports its failure in Error.
+TEST(HttpApiTest, Bind) {
+  MetricsRegistry registry;
+  ExtenderMetrics metrics(registry);
+  std::vector<std::string> bound;
+  HttpApi api({}, [] { return TestSnapshot(); }, metrics, [&](const BindingArgs& b) -> absl::Status {
+    if (b.node == "full") return absl::UnavailableError("binding refused: node full");
+    bound.push_back(b.pod_namespace + "/" + b.pod_name + "@" + b.node);
+    return absl::OkStatus();
+  });
+  auto ok = api.Bind(R"({"PodName":"exec-1","PodNamespace":"spark","PodUID":"u1","Node":"spot-1"})");
+  EXPECT_EQ(ok, (std::pair<int, std::string>{200, R"({"Error":""})"}));
+  EXPECT_EQ(bound, std::vector<std::string>{"spark/exec-1@spot-1"});
+  auto refused = api.Bind(R"({"PodName":"exec-2","PodNamespace":"spark","Node":"full"})");
+  EXPECT_EQ(refused.first, 200);
+  EXPECT_EQ(Json::parse(refused.second)["Error"], "binding refused: node full");
+  EXPECT_EQ(api.Bind(R"({"PodName":"x"})").first, 400);
+  EXPECT_EQ(api.Bind("[]").first, 400);
+}
+
 // Verifies every request kube-scheduler really sent (captured into test/fixtures by the
 // e2e run, both nodeCacheCapable modes) parses and gets a well-formed answer.
 TEST(HttpApiTest, RealSchedulerRequestsFromFixtures) {

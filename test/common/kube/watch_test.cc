@@ -133,5 +133,32 @@ TEST(ReflectorTest, WatchFailureRetriesWithoutRelist) {
   EXPECT_EQ(clock.sleeps(), (std::vector<absl::Duration>{absl::Seconds(1), absl::Seconds(2)}));
 }
 
+// Verifies a handler that throws costs one event, not the watch thread.
+TEST(ReflectorTest, ThrowingHandlerDoesNotKillTheWatch) {
+  FakeClock clock;
+  clock.set_auto_advance(true);
+  auto http = std::make_unique<FakeHttpClient>();
+  FakeHttpClient* fake = http.get();
+  KubeClient client(std::move(http), {}, clock, {.qps = 0});
+  StopSignal stop;
+  fake->Push(HttpResponse{.status = 200, .body = R"({"metadata":{"resourceVersion":"1"},"items":[]})"});
+  fake->Push(HttpResponse{.status = 200, .body = R"({"type":"ADDED","object":)" + Item("bad", "2") + "}\n" +
+                                                 R"({"type":"ADDED","object":)" + Item("good", "3") + "}\n"});
+  fake->SetHandler([&](const HttpRequest&) {
+    stop.Stop();
+    return HttpResponse{.status = 200, .body = ""};
+  });
+  std::vector<std::string> applied;
+  Reflector r(client, {.path = "/api/v1/nodes"},
+              {.replace = [](std::vector<Json>) { throw std::runtime_error("boom"); },
+               .apply = [&](WatchEvent::Type, const Json& o) {
+                 if (o["metadata"]["name"] == "bad") throw Json::type_error::create(302, "type must be string", nullptr);
+                 applied.push_back(o["metadata"]["name"]);
+               }});
+  r.Run(stop);
+  EXPECT_EQ(applied, std::vector<std::string>{"good"});
+  EXPECT_EQ(r.resource_version(), "3");
+}
+
 }  // namespace
 }  // namespace spotguard::kube

@@ -1,0 +1,36 @@
+# spotguard: both daemons in one small image.
+#
+#   docker build -t ghcr.io/spotguard/spotguard:0.1.0 .
+#   (the manifests refer to this image; the DaemonSet runs spotguard-agent, the Deployment
+#    spotguard-extender)
+#
+# Build stage: Debian's packages, exactly as scripts/deps.sh installs them for development.
+FROM debian:bookworm AS build
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      g++ cmake ninja-build pkg-config ca-certificates \
+      libabsl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
+      libcpp-httplib-dev prometheus-cpp-dev nlohmann-json3-dev libsimdjson-dev libyaml-cpp-dev \
+      libssl-dev zlib1g-dev libbrotli-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY proto proto
+COPY common common
+COPY node-agent node-agent
+COPY extender extender
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DSPOTGUARD_BUILD_TESTS=OFF -DSPOTGUARD_BUILD_BENCH=OFF \
+ && cmake --build /build --target spotguard-agent spotguard-extender \
+ && strip /build/bin/spotguard-agent /build/bin/spotguard-extender
+
+# Runtime stage: the shared libraries the binaries link, nothing else; no shell tools needed.
+FROM debian:bookworm-slim
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates libgrpc++1.51 libprotobuf32 libcpp-httplib0.11 libprometheus-cpp-core1.0 \
+      libsimdjson14 libyaml-cpp0.7 libssl3 zlib1g libbrotli1 \
+      libabsl20220623 \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /build/bin/spotguard-agent /build/bin/spotguard-extender /usr/local/bin/
+# Non-root (the DaemonSet needs hostNetwork, not root).
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/spotguard-extender"]

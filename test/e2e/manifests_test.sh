@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Validates manifests/ against the real API server (scripts/controlplane.sh):
+#   - yamllint; promtool check rules on the PrometheusRule's groups;
+#   - every kustomization (base, overlays/aks, overlays/eks, monitoring with the Prometheus
+#     Operator's CRDs) and the Spark pod templates pass a server-side dry-run;
+#   - the base applies for real, and its RBAC grants exactly what each daemon needs
+#     (kubectl auth can-i as each ServiceAccount) — the agent cannot touch pods;
+#   - kube-scheduler starts with manifests/base/scheduler-config.yaml.
+# The e2e test binaries run the daemons under these same RBAC objects.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+. "$src/scripts/versions.sh"
+PATH="$TOOLS_DIR/bin:$PATH"
+failures=0
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+check() { local what=$1; shift; if out=$("$@" 2>&1); then pass "$what"; else fail "$what"; echo "$out" | sed 's/^/    /'; fi; }
+
+for tool in kubectl kube-apiserver promtool yamllint python3; do
+  command -v "$tool" >/dev/null || { echo "FAIL missing $tool: run scripts/deps.sh and scripts/build-tools.sh"; exit 1; }
+done
+
+check "yamllint manifests/" yamllint -c "$src/.yamllint" "$src/manifests"
+
+rules=$(mktemp)
+python3 -c 'import sys, yaml; yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))["spec"], open(sys.argv[2], "w"))' \
+  "$src/manifests/monitoring/alerts.yaml" "$rules"
+check "promtool check rules (PrometheusRule spotguard)" promtool check rules "$rules"
+rm -f "$rules"
+
+dir=$(mktemp -d /tmp/spotguard-manifests-XXXXXX)
+trap '"$src/scripts/controlplane.sh" down "$dir" >/dev/null 2>&1; rm -rf "$dir"' EXIT
+"$src/scripts/controlplane.sh" up "$dir" --owner-pid $$ >/dev/null
+k() { kubectl --kubeconfig "$dir/kubeconfig" "$@"; }
+
+k apply -f "$TOOLS_DIR/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION/" >/dev/null
+# Established within a second or two (kubectl wait fails outright while status is empty).
+for crd in servicemonitors podmonitors prometheusrules; do
+  for _ in $(seq 1 300); do
+    [ "$(k get crd "$crd.monitoring.coreos.com" -o 'jsonpath={.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" = True ] && break
+    sleep 0.2
+  done
+done
+
+for kz in base overlays/aks overlays/eks monitoring; do
+  check "server-side dry-run: manifests/$kz" bash -c "kubectl kustomize '$src/manifests/$kz' | kubectl --kubeconfig '$dir/kubeconfig' apply --dry-run=server -f -"
+done
+for t in executor driver; do
+  # Spark names the pods and fills in the containers' images; so does this check.
+  check "server-side dry-run: manifests/spark/$t-pod-template.yaml" bash -c "python3 -c '
+import sys, yaml
+p = yaml.safe_load(open(sys.argv[1]))
+p[\"metadata\"][\"name\"] = \"spark-$t\"
+for c in p[\"spec\"][\"containers\"]: c[\"image\"] = \"apache/spark:3.5.1\"
+print(yaml.safe_dump(p))' '$src/manifests/spark/$t-pod-template.yaml' | kubectl --kubeconfig '$dir/kubeconfig' create --dry-run=server -n default -f -"
+done
+# The overlays differ from the base only where they should.
+check "overlay aks: agent reads Azure, on AKS spot pools only" bash -c "kubectl kustomize '$src/manifests/overlays/aks' | grep -q -- '--cloud=azure'"
+check "overlay eks: agent reads AWS" bash -c "kubectl kustomize '$src/manifests/overlays/eks' | grep -q -- '--cloud=aws'"
+
+check "apply manifests/base" bash -c "kubectl kustomize '$src/manifests/base' | kubectl --kubeconfig '$dir/kubeconfig' apply -f -"
+check "objects exist" k -n spotguard-system get daemonset/spotguard-agent deployment/spotguard-extender \
+  deployment/spotguard-scheduler service/spotguard-extender poddisruptionbudget/spotguard-extender
+
+# can SA VERB RESOURCE[/SUBRESOURCE] [NAMESPACE] -> yes|no
+can() {
+  local res=$3 sub=""
+  case $res in */*) sub=${res#*/}; res=${res%%/*} ;; esac
+  case $res in leases.coordination.k8s.io) sub=""; res=$3 ;; esac
+  k auth can-i --as "system:serviceaccount:spotguard-system:$1" "$2" "$res" ${sub:+--subresource "$sub"} ${4:+-n "$4"} 2>/dev/null || true
+}
+expect() {  # WANT SA VERB RESOURCE [NAMESPACE]
+  local want=$1; shift
+  local got; got=$(can "$@")
+  if [ "$got" = "$want" ]; then pass "can-i $* = $want"; else fail "can-i $* = $got, want $want"; fi
+}
+expect yes spotguard-agent get nodes
+expect yes spotguard-agent patch nodes
+expect yes spotguard-agent create events default
+expect no spotguard-agent create pods/eviction spark
+expect no spotguard-agent delete pods spark
+expect no spotguard-agent list pods spark
+expect no spotguard-agent get secrets spotguard-system
+expect yes spotguard-extender create pods/eviction spark
+expect yes spotguard-extender patch pods spark
+expect yes spotguard-extender create pods/binding spark
+expect yes spotguard-extender watch nodes
+expect yes spotguard-extender create tokenreviews.authentication.k8s.io
+expect yes spotguard-extender create configmaps spotguard-system
+expect no spotguard-extender create configmaps default
+expect no spotguard-extender get secrets spotguard-system
+expect yes spotguard-scheduler create pods/binding spark
+expect yes spotguard-scheduler get leases.coordination.k8s.io/spotguard-scheduler spotguard-system
+
+# The scheduler configuration as deployed, plus where this control plane is.
+cfg="$dir/scheduler-config.in.yaml"
+python3 - "$src/manifests/base/scheduler-config.yaml" "$cfg" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+c["clientConnection"] = {"kubeconfig": "__KUBECONFIG__"}
+yaml.safe_dump(c, open(sys.argv[2], "w"))
+PY
+check "kube-scheduler accepts manifests/base/scheduler-config.yaml" "$src/scripts/controlplane.sh" scheduler "$dir" "$cfg"
+
+echo
+if [ $failures -gt 0 ]; then echo "$failures check(s) failed"; exit 1; fi
+echo "all manifest checks passed"
