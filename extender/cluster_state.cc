@@ -313,6 +313,10 @@ void ClusterState::ReplacePods(std::vector<Json> pods) {
     pods_.clear();
     for (const Json& j : pods) {
       PodRef p = PodFrom(j);
+      if (auto a = assumed_.find(p.uid); a != assumed_.end()) {
+        if (p.node.empty()) p.node = a->second.node;
+        assumed_.erase(a);
+      }
       pods_[p.uid] = std::move(p);
     }
     pods_synced_ = true;
@@ -325,6 +329,11 @@ void ClusterState::ReplacePods(std::vector<Json> pods) {
 void ClusterState::ApplyPod(bool deleted, const Json& pod) {
   absl::MutexLock lock(&mu_);
   PodRef p = PodFrom(pod);
+  auto assumed = assumed_.find(p.uid);
+  if (assumed != assumed_.end()) {
+    if (p.node.empty() && !deleted) p.node = assumed->second.node;  // bound by us, not yet seen bound
+    if (!p.node.empty() || deleted) assumed_.erase(assumed);
+  }
   if (deleted) {
     pods_.erase(p.uid);
   } else {
@@ -334,11 +343,18 @@ void ClusterState::ApplyPod(bool deleted, const Json& pod) {
   PublishAppsLocked();
 }
 
-void ClusterState::AssumeBound(const std::string& uid, const std::string& node) {
+void ClusterState::AssumeBound(const std::string& uid, const std::string& node,
+                               const absl::flat_hash_map<std::string, std::string>& labels) {
   absl::MutexLock lock(&mu_);
-  auto it = pods_.find(uid);
-  if (it == pods_.end() || !it->second.node.empty()) return;  // not a Spark pod, or already known
-  it->second.node = node;
+  if (auto it = pods_.find(uid); it != pods_.end()) {
+    if (!it->second.node.empty()) return;  // the watch was faster
+    it->second.node = node;
+  } else if (!labels.empty()) {
+    if (assumed_.size() > 10000) assumed_.clear();  // bounded: the watch normally catches up in ms
+    assumed_[uid] = PodRef{.uid = uid, .node = node, .labels = labels};
+  } else {
+    return;
+  }
   ++pods_version_;
   PublishAppsLocked();
 }
@@ -426,7 +442,14 @@ void ClusterState::PublishNodesLocked() {
 
 void ClusterState::PublishAppsLocked() {
   absl::flat_hash_map<std::string, risk::AppSpread> apps;
-  for (const auto& [uid, p] : pods_) {
+  std::vector<const PodRef*> all;
+  all.reserve(pods_.size() + assumed_.size());
+  for (const auto& [uid, p] : pods_) all.push_back(&p);
+  for (const auto& [uid, p] : assumed_) {
+    if (!pods_.contains(uid)) all.push_back(&p);
+  }
+  for (const PodRef* pp : all) {
+    const PodRef& p = *pp;
     if (p.terminating || p.finished || p.node.empty()) continue;
     if (!options_.policy.executor_selector.Matches(p.labels)) continue;
     auto app = p.labels.find(options_.policy.app_label);

@@ -107,8 +107,10 @@ class ClusterState {
   bool WithdrawNotice(const std::string& node, const std::string& notice_id);
   bool NoticeActive(const NoticeRecord& notice) const;
 
-  // Records a binding the extender made itself, ahead of the watch (which confirms it).
-  void AssumeBound(const std::string& uid, const std::string& node);
+  // Records a binding the extender made itself, ahead of the watch (which confirms it). If
+  // the watch has not delivered the pod yet, `labels` (from the scheduler's request) stand in.
+  void AssumeBound(const std::string& uid, const std::string& node,
+                   const absl::flat_hash_map<std::string, std::string>& labels);
 
   std::vector<PodRef> SparkPodsOn(const std::string& node) const;
   // Blocks until `pred(SparkPodsOn(node))` holds, `deadline` passes or `stop` fires.
@@ -167,6 +169,8 @@ class ClusterState {
   absl::flat_hash_map<std::string, NoticeRecord> notices_ ABSL_GUARDED_BY(mu_);  // active, by Key()
   absl::flat_hash_set<std::string> withdrawn_ ABSL_GUARDED_BY(mu_);             // Key()s never to revive
   absl::flat_hash_map<std::string, PodRef> pods_ ABSL_GUARDED_BY(mu_);          // by uid
+  // Pods the extender bound before the watch delivered them, by uid (until it does).
+  absl::flat_hash_map<std::string, PodRef> assumed_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> pool_ids_ ABSL_GUARDED_BY(mu_), zone_ids_ ABSL_GUARDED_BY(mu_);
   risk::RiskModel model_ ABSL_GUARDED_BY(mu_);
   absl::Time last_refresh_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -59,7 +59,7 @@ Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube)
              auto res = kube.Post(absl::StrCat("/api/v1/namespaces/", b.pod_namespace, "/pods/", b.pod_name, "/binding"),
                                   binding, {.max_attempts = 2});
              if (!res.ok()) return res.status();
-             state_.AssumeBound(b.pod_uid, b.node);
+             state_.AssumeBound(b.pod_uid, b.node, b.labels);
              return absl::OkStatus();
            }),
       http_({.address = c.http_address,

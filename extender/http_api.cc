@@ -62,8 +62,16 @@ std::pair<int, std::string> HttpApi::Prioritize(absl::string_view body) {
   } else {
     std::shared_ptr<const risk::Snapshot> snap = snapshot_();
     risk::PrioritizeResult r = risk::Prioritize(args.pod, args.node_names, *snap, options_.policy);
+    if (binder_ && !args.pod.uid.empty() && options_.policy.executor_selector.Matches(args.pod.labels)) {
+      absl::MutexLock lock(&mu_);
+      if (recent_.size() > 10000) recent_.clear();
+      recent_[args.pod.uid] = args.pod.labels;
+    }
     metrics_.RecordUnknownNodes("prioritize", r.unknown);
     out = {200, HostPriorityListJson(r)};
+    if (log::Enabled(log::Level::kDebug) && r.scores.size() <= 50) {
+      log::Debug("prioritized", {{"pod", args.pod.name}, {"scores", out.second}});
+    }
   }
   metrics_.RecordRequest("prioritize", out.first, absl::Now() - start);
   return out;
@@ -77,6 +85,13 @@ std::pair<int, std::string> HttpApi::Bind(absl::string_view body) {
     return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
   };
   BindingArgs args{str("PodName"), str("PodNamespace"), str("PodUID"), str("Node")};
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = recent_.find(args.pod_uid); it != recent_.end()) {
+      args.labels = std::move(it->second);
+      recent_.erase(it);
+    }
+  }
   if (!j.is_object()) {
     out = {400, ErrorJson("request body is not a JSON object (ExtenderBindingArgs)")};
   } else if (args.pod_name.empty() || args.pod_namespace.empty() || args.node.empty()) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "common/http_server.h"
 #include "extender/metrics.h"
 #include "extender/risk/policy.h"
@@ -21,6 +23,9 @@ namespace spotguard::extender {
 // ExtenderBindingArgs: kube-scheduler asks the extender to bind (bindVerb).
 struct BindingArgs {
   std::string pod_name, pod_namespace, pod_uid, node;
+  // The pod's labels, as the last /prioritize of this pod showed them (empty if unseen): the
+  // watch may not have delivered the pod yet, and spread needs its application.
+  absl::flat_hash_map<std::string, std::string> labels;
 };
 
 struct HttpApiOptions {
@@ -57,6 +62,9 @@ class HttpApi {
   SnapshotSource snapshot_;
   ExtenderMetrics& metrics_;
   Binder binder_;
+  absl::Mutex mu_;
+  // Labels of executors recently prioritized, by pod uid, for /bind (bounded).
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, std::string>> recent_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> captured_filter_{0}, captured_prioritize_{0};
 };
 

@@ -107,7 +107,7 @@ TEST_P(ExtenderE2E, DriversNeverLandOnSpot) {
   }
   NodeSpec od = Spec(NodeKind::kEksOnDemand, "on-demand", "us-east-1a");
   Add(od);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(Schedule(absl::StrCat("driver-", i), true, absl::StrCat("app-", i)), od.name);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Schedule(absl::StrCat("driver-", i), true, absl::StrCat("app-", i, "-", group_)), od.name);
   EXPECT_THAT(Metrics(), ::testing::HasSubstr(R"(spotguard_extender_filtered_nodes_total{reason="driver_on_spot"})"));
 }
 
@@ -120,7 +120,7 @@ TEST_P(ExtenderE2E, NoPodOnNoticedNode) {
   Add(fine);
   ASSERT_TRUE(Report(doomed, creds, UniqueName("itn")).ok());
   for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(Schedule(absl::StrCat("exec-", i), false, "app-n", i), fine.name) << "executor " << i;
+    EXPECT_EQ(Schedule(absl::StrCat("exec-", i), false, "app-n-" + group_, i), fine.name) << "executor " << i;
   }
   auto node = kube::GetNode(admin(), doomed.name);
   EXPECT_FALSE((*node)["spec"].value("unschedulable", false));  // nobody cordoned it
@@ -148,7 +148,7 @@ TEST_P(ExtenderE2E, ExecutorsFavourLowRiskAndSpread) {
     }
   }
   std::map<std::string, int> per_node;
-  for (int i = 0; i < 4; ++i) ++per_node[Schedule(absl::StrCat("exec-", i), false, "app-r", i)];
+  for (int i = 0; i < 4; ++i) ++per_node[Schedule(absl::StrCat("exec-", i), false, "app-r-" + group_, i)];
   for (const auto& [node, count] : per_node) EXPECT_TRUE(calm.contains(node)) << node << " is in the risky pool";
   EXPECT_EQ(per_node.size(), 2u) << "executors did not spread over the calm pool's zones";
 }

@@ -274,6 +274,24 @@ TEST(ClusterStateTest, MalformedAnnotationsSkipped) {
   EXPECT_EQ(h.doomed, std::vector<std::string>{"ok@n/watch"});
 }
 
+// Verifies a binding the extender made counts for spread at once, before the watch has even
+// delivered the pod, and that the watch's later news agrees with it.
+TEST(ClusterStateTest, AssumedBindingsCountAtOnce) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("a", "p1", "z1")});
+  h.state->ReplacePods({});
+  Json pod = Executor("e1", "", "app");
+  h.state->AssumeBound("uid-e1", "a", {{"spark-role", "executor"}, {"spark-app-selector", "app"}});
+  ASSERT_NE(h.state->snapshot()->App("app"), nullptr);
+  EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
+  h.state->ApplyPod(false, pod);  // the watch: created, not yet seen bound
+  EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
+  h.state->ApplyPod(false, Executor("e1", "a", "app"));  // and bound
+  EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
+  h.state->AssumeBound("uid-unknown", "a", {});  // not a Spark pod we know of: ignored
+  EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
+}
+
 // Verifies pods listed before their nodes still count for spread once the nodes arrive.
 TEST(ClusterStateTest, PodsBeforeNodes) {
   Harness h;
