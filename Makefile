@@ -1,11 +1,12 @@
 # spotguard — thin wrappers; every target bootstraps what it needs.
-#   make demo    the whole system on one machine (arrives with the deploy/demo issue)
+#   make demo    the whole system on one machine; DEMO_ARGS="--keep" leaves it running
 #   make test    deps + build (incl. the control-plane binaries) + unit and e2e tests
 #   make bench   benchmarks (not part of make test)
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: all deps tools configure build test unit e2e bench demo clean
 
@@ -33,10 +34,11 @@ e2e: tools build
 	ctest --test-dir $(BUILD) -L e2e --output-on-failure $(CTEST_ARGS)
 
 bench: tools build
-	@echo "make bench: the benchmarks arrive with the performance issue" >&2; exit 1
+	$(BUILD)/bin/spotguard-bench-extender-handlers --benchmark_out=bench/results/extender_handlers.json --benchmark_out_format=json
+	$(BUILD)/bin/spotguard-bench-agent --notices=50 --intervals=1s,250ms --idle=20s --out=bench/results/agent_cordon.json
 
 demo: tools build
-	@echo "make demo: the demo arrives with the deploy/demo issue (see README)" >&2; exit 1
+	@$(BUILD)/bin/spotguard-demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -72,8 +72,13 @@ void Narrate(e2e::Process& p, const std::string& who, absl::Time since, std::vec
     std::string msg = j.value("msg", "");
     std::string text;
     if (msg == "new notice") {
-      text = absl::StrFormat("%s sees notice %s (%s %s); the cloud acts at %s", who, j.value("notice_id", ""),
-                             j.value("cloud", ""), j.value("raw_action", ""), j.value("not_before", ""));
+      absl::Time nb;
+      std::string err, when = "no deadline given (a risk signal)";
+      if (absl::ParseTime(absl::RFC3339_full, j.value("not_before", ""), &nb, &err) && nb != absl::InfinitePast()) {
+        when = absl::StrFormat("the cloud acts in %.0f s", absl::ToDoubleSeconds(nb - at));
+      }
+      text = absl::StrFormat("%s sees notice %s (%s %s); %s", who, j.value("notice_id", ""), j.value("cloud", ""),
+                             j.value("raw_action", ""), when);
     } else if (msg == "node cordoned and tainted") {
       text = absl::StrFormat("%s cordoned + tainted the node, %.0f ms after first sight", who,
                              j.value("since_first_sight_s", 0.0) * 1000);
