@@ -4,6 +4,7 @@
 #   kube-apiserver, kube-scheduler, kubectl  (k8s.io/kubernetes, wrapper-module technique)
 #   etcd                                     (go.etcd.io/etcd/server/v3)
 #   kwok                                     (sigs.k8s.io/kwok)
+#   helm                                     (helm.sh/helm/v3)
 #   ec2-metadata-mock                        (github.com/aws/amazon-ec2-metadata-mock)
 # Prints nothing but a summary when everything is already cached.
 #
@@ -72,6 +73,14 @@ require sigs.k8s.io/kwok $KWOK_VERSION" \
   "sigs.k8s.io/kwok/cmd/kwok" \
   "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
 
+build_module helm "helm-$HELM_VERSION" "module spotguard.local/tools/helm
+
+go 1.26.0
+
+require helm.sh/helm/v3 $HELM_VERSION" \
+  "helm.sh/helm/v3/cmd/helm" \
+  "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+
 build_module ec2-metadata-mock "ec2-metadata-mock-$AEMM_VERSION" "module spotguard.local/tools/aemm
 
 go 1.22
@@ -112,7 +121,7 @@ aemm_dir="$TOOLS_DIR/ec2-metadata-mock-$AEMM_VERSION"
 
 # One directory of links, so everything else needs only $TOOLS_DIR/bin on PATH.
 rm -rf "$TOOLS_DIR/bin"; mkdir -p "$TOOLS_DIR/bin"
-for d in "kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "kwok-$KWOK_VERSION" "ec2-metadata-mock-$AEMM_VERSION"; do
+for d in "kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "helm-$HELM_VERSION" "kwok-$KWOK_VERSION" "ec2-metadata-mock-$AEMM_VERSION"; do
   for b in "$TOOLS_DIR/$d"/*; do [ -x "$b" ] || continue; ln -sf "$b" "$TOOLS_DIR/bin/$(basename "$b")"; done
 done
 echo "build-tools: binaries in $TOOLS_DIR/bin"

@@ -7,6 +7,7 @@ KUBERNETES_VERSION=v1.36.3
 ETCD_VERSION=v3.6.8
 KWOK_VERSION=v0.8.0
 AEMM_VERSION=v1.12.0
+HELM_VERSION=v3.19.0   # renders manifests/helm/spotguard; make test checks it against the kustomize base
 # The monitoring manifests' CRDs (ServiceMonitor, PodMonitor, PrometheusRule), taken from this
 # release's module on the proxy so make test can apply them to the real API server.
 PROMETHEUS_OPERATOR_VERSION=v0.85.0   # github.com/aws/amazon-ec2-metadata-mock (the newest the module proxy serves)

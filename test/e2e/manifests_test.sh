@@ -16,11 +16,24 @@ pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 check() { local what=$1; shift; if out=$("$@" 2>&1); then pass "$what"; else fail "$what"; echo "$out" | sed 's/^/    /'; fi; }
 
-for tool in kubectl kube-apiserver promtool yamllint python3; do
+for tool in kubectl kube-apiserver helm promtool yamllint python3; do
   command -v "$tool" >/dev/null || { echo "FAIL missing $tool: run scripts/deps.sh and scripts/build-tools.sh"; exit 1; }
 done
 
 check "yamllint manifests/" yamllint -c "$src/.yamllint" "$src/manifests"
+
+# The Helm chart renders the kustomize base (and each overlay's values the overlay): no drift.
+chart="$src/manifests/helm/spotguard"
+check "helm lint" helm lint "$chart"
+render_pair() {  # OVERLAY VALUES
+  local k h; k=$(mktemp); h=$(mktemp)
+  kubectl kustomize "$src/manifests/$1" >"$k" && helm template spotguard "$chart" ${2:+-f "$chart/$2"} 2>/dev/null >"$h" \
+    && python3 "$src/scripts/compare-manifests.py" "$k" "$h"
+  local rc=$?; rm -f "$k" "$h"; return $rc
+}
+check "helm chart renders manifests/base" render_pair base ""
+check "helm chart with values-aks.yaml renders manifests/overlays/aks" render_pair overlays/aks values-aks.yaml
+check "helm chart with values-eks.yaml renders manifests/overlays/eks" render_pair overlays/eks values-eks.yaml
 
 rules=$(mktemp)
 python3 -c 'import sys, yaml; yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))["spec"], open(sys.argv[2], "w"))' \
