@@ -63,7 +63,7 @@ inline nlohmann::json NodeObject(int i) {
 }
 
 inline std::shared_ptr<const risk::Snapshot> SyntheticSnapshot(int n) {
-  auto nodes = std::make_shared<risk::NodeTable>();
+  std::vector<std::shared_ptr<const risk::NodeInfo>> nodes;
   for (int i = 0; i < n; ++i) {
     auto info = std::make_shared<risk::NodeInfo>();
     info->name = NodeName(i);
@@ -72,8 +72,8 @@ inline std::shared_ptr<const risk::Snapshot> SyntheticSnapshot(int n) {
     info->zone_id = i % 4;
     info->risk = 0.005 * (i % 7);
     info->doomed = i % 97 == 0;
-    info->notice_id = info->doomed ? "n" : "";
-    nodes->emplace(info->name, info);
+    if (info->doomed) info->notice_id = "n";
+    nodes.push_back(info);
   }
   auto apps = std::make_shared<risk::AppTable>();
   risk::AppSpread s;
@@ -82,7 +82,7 @@ inline std::shared_ptr<const risk::Snapshot> SyntheticSnapshot(int n) {
   s.per_zone = {{0, 2}, {1, 6}};
   apps->emplace("spark-app-1", std::make_shared<const risk::AppSpread>(s));
   auto snap = std::make_shared<risk::Snapshot>();
-  snap->nodes = nodes;
+  snap->nodes = std::make_shared<const risk::NodeTable>(std::move(nodes));
   snap->apps = apps;
   return snap;
 }

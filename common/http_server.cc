@@ -110,7 +110,13 @@ void HttpServer::Stop() {
 
 void SetJson(httplib::Response& res, std::string body, int status) {
   res.status = status;
-  res.set_content(std::move(body), "application/json; charset=utf-8");
+  // Served from the string itself: set_content() would copy it (an extender answer is
+  // hundreds of KiB).
+  auto owned = std::make_shared<const std::string>(std::move(body));
+  res.set_content_provider(owned->size(), "application/json; charset=utf-8",
+                           [owned](size_t offset, size_t length, httplib::DataSink& sink) {
+                             return sink.write(owned->data() + offset, length);
+                           });
 }
 
 }  // namespace spotguard

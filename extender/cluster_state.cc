@@ -396,8 +396,8 @@ std::optional<kube::NodeFacts> ClusterState::Facts(const std::string& node) cons
 
 void ClusterState::PublishNodesLocked() {
   const absl::Time now = clock_.Now();
-  auto table = std::make_shared<risk::NodeTable>();
-  table->reserve(nodes_.size());
+  std::vector<std::shared_ptr<const risk::NodeInfo>> table;
+  table.reserve(nodes_.size());
   absl::flat_hash_map<std::string, const NoticeRecord*> dooming;
   absl::flat_hash_set<std::string> rebalanced;
   for (const auto& [id, n] : notices_) {
@@ -427,7 +427,7 @@ void ClusterState::PublishNodesLocked() {
       info->risk = model_.Risk(DomainsOf(e.facts), info->rebalance, now);
     }
     (info->spot ? spot : on_demand)++;
-    table->emplace(name, std::move(info));
+    table.push_back(std::move(info));
   }
   metrics_.SetNodes(spot, on_demand, doomed);
   auto snap = std::make_shared<risk::Snapshot>();
@@ -435,7 +435,7 @@ void ClusterState::PublishNodesLocked() {
     absl::MutexLock lock(&snap_mu_);
     snap->apps = snapshot_->apps;
   }
-  snap->nodes = std::move(table);
+  snap->nodes = std::make_shared<const risk::NodeTable>(std::move(table));
   absl::MutexLock lock(&snap_mu_);
   snapshot_ = std::move(snap);
 }

@@ -35,7 +35,7 @@ std::pair<int, std::string> HttpApi::Filter(absl::string_view body) {
   Capture("filter", body);
   ExtenderArgs args;
   std::pair<int, std::string> out;
-  if (absl::Status s = ThreadParser().Parse(body, &args); !s.ok()) {
+  if (absl::Status s = ThreadParser().Parse(body, &args, /*node_json=*/true); !s.ok()) {
     out = {400, ErrorJson(s.message())};
   } else {
     std::shared_ptr<const risk::Snapshot> snap = snapshot_();
@@ -109,7 +109,7 @@ std::pair<int, std::string> HttpApi::Bind(absl::string_view body) {
 std::string HttpApi::NodesJson() {
   std::shared_ptr<const risk::Snapshot> snap = snapshot_();
   std::vector<const risk::NodeInfo*> nodes;
-  for (const auto& [name, n] : *snap->nodes) nodes.push_back(n.get());
+  for (const auto& n : snap->nodes->nodes()) nodes.push_back(n.get());
   std::sort(nodes.begin(), nodes.end(), [](auto* a, auto* b) { return a->name < b->name; });
   nlohmann::json out = nlohmann::json::array();
   for (const risk::NodeInfo* n : nodes) {

@@ -4,12 +4,14 @@
 #include "common/kube/client.h"
 #include "common/kube/config.h"
 #include "common/log.h"
+#include "common/malloc.h"
 #include "common/signals.h"
 #include "extender/config.h"
 #include "extender/extender.h"
 
 int main(int argc, char** argv) {
   using namespace spotguard;
+  KeepFreedMemory(size_t{32} << 20);  // request and answer buffers, reused request after request
   StopSignal stop;
   StopOnSignals(stop);
   extender::Config config;

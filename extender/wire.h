@@ -11,9 +11,11 @@
 // Nodes and reads the Nodes of the answer. We always answer NodeNames, and echo the passing
 // Node objects when the request carried them.
 //
-// Parsing uses simdjson: a 5000-node NodeNames request parses in tens of microseconds.
+// Parsing uses simdjson: a 5000-node NodeNames request parses in tens of microseconds; the
+// Node objects a full-Nodes filter answer echoes are copied from the request's own text.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,17 +33,26 @@ struct ExtenderArgs {
   // that produced them: valid until its next Parse.
   std::vector<absl::string_view> node_names;
   bool full_nodes = false;  // the request carried Nodes
-  absl::flat_hash_map<absl::string_view, simdjson::dom::element> node_objects;  // by name, when full_nodes
+  // With ParseOptions::node_json: each Node object's JSON text exactly as the request carried
+  // it, by name — what a filter answer echoes, copied rather than re-serialised.
+  absl::flat_hash_map<absl::string_view, absl::string_view> node_json;
 };
 
 // Parses ExtenderArgs. One per thread: it owns the buffers the parsed views point into.
 class ArgsParser {
  public:
   // kInvalidArgument with a message naming the field when the request is not ExtenderArgs.
-  absl::Status Parse(absl::string_view body, ExtenderArgs* out);
+  // `node_json`: fill ExtenderArgs::node_json when the request carries full Nodes.
+  absl::Status Parse(absl::string_view body, ExtenderArgs* out, bool node_json = false);
 
  private:
+  absl::Status FindNodeJson(ExtenderArgs* out);
+
   simdjson::dom::parser parser_;
+  simdjson::ondemand::parser raw_parser_;  // finds the Node objects' text
+  std::unique_ptr<char[]> buffer_;        // the request, padded as simdjson reads it
+  size_t capacity_ = 0;
+  size_t size_ = 0;
 };
 
 std::string FilterResultJson(const risk::FilterResult& result, const ExtenderArgs& args);

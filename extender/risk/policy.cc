@@ -59,9 +59,14 @@ absl::string_view ReasonName(Reason r) {
   return "unknown";
 }
 
+namespace {
+// std::lround for the small values scores take, without the libm call.
+int RoundHalfAway(double x) { return x >= 0 ? static_cast<int>(x + 0.5) : -static_cast<int>(0.5 - x); }
+}  // namespace
+
 int RiskScore(double p, double cap) {
   if (cap <= 0) return p > 0 ? 0 : 10;
-  return std::clamp(static_cast<int>(std::lround(10.0 * (1.0 - p / cap))), 0, 10);
+  return std::clamp(RoundHalfAway(10.0 * (1.0 - p / cap)), 0, 10);
 }
 
 FilterResult Filter(const PodInfo& pod, const std::vector<absl::string_view>& nodes, const Snapshot& snapshot,
@@ -77,8 +82,12 @@ FilterResult Filter(const PodInfo& pod, const std::vector<absl::string_view>& no
       return r;
     }
   }
-  for (absl::string_view name : nodes) {
-    const NodeInfo* n = snapshot.Node(name);
+  std::vector<const NodeInfo*> found;
+  snapshot.nodes->FindAll(nodes, &found);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i + 8 < found.size() && found[i + 8] != nullptr) __builtin_prefetch(found[i + 8]);
+    const absl::string_view name = nodes[i];
+    const NodeInfo* n = found[i];
     if (n == nullptr) {
       ++r.unknown;
       r.passed.push_back(name);
@@ -117,8 +126,26 @@ PrioritizeResult Prioritize(const PodInfo& pod, const std::vector<absl::string_v
   }
   const AppSpread* app = nullptr;
   if (auto it = pod.labels.find(config.app_label); it != pod.labels.end()) app = snapshot.App(it->second);
-  for (absl::string_view name : nodes) {
-    const NodeInfo* n = snapshot.Node(name);
+  // The application's share of executors per pool and per zone, indexed by the dense ids.
+  std::vector<double> pool_share, zone_share;
+  if (app != nullptr && app->total > 0) {
+    for (auto [m, share] : {std::pair{&app->per_pool, &pool_share}, {&app->per_zone, &zone_share}}) {
+      for (const auto& [id, count] : *m) {
+        if (id < 0) continue;
+        if (share->size() <= static_cast<size_t>(id)) share->resize(id + 1, 0.0);
+        (*share)[id] = static_cast<double>(count) / app->total;
+      }
+    }
+  }
+  auto share = [](const std::vector<double>& v, int id) {
+    return id >= 0 && static_cast<size_t>(id) < v.size() ? v[id] : 0.0;
+  };
+  std::vector<const NodeInfo*> found;
+  snapshot.nodes->FindAll(nodes, &found);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i + 8 < found.size() && found[i + 8] != nullptr) __builtin_prefetch(found[i + 8]);
+    const absl::string_view name = nodes[i];
+    const NodeInfo* n = found[i];
     if (n == nullptr) {
       ++r.unknown;
       r.scores.emplace_back(name, 0);
@@ -134,12 +161,8 @@ PrioritizeResult Prioritize(const PodInfo& pod, const std::vector<absl::string_v
     }
     int score = RiskScore(n->risk, config.risk_cap);
     if (app != nullptr && app->total > 0) {
-      auto share = [&](const absl::flat_hash_map<int, int>& m, int id) {
-        auto it = m.find(id);
-        return it == m.end() ? 0.0 : static_cast<double>(it->second) / app->total;
-      };
-      double crowding = (share(app->per_pool, n->pool_id) + share(app->per_zone, n->zone_id)) / 2;
-      score -= static_cast<int>(std::lround(config.spread_weight * crowding));
+      double crowding = (share(pool_share, n->pool_id) + share(zone_share, n->zone_id)) / 2;
+      score -= RoundHalfAway(config.spread_weight * crowding);
     }
     r.scores.emplace_back(name, std::clamp(score, 0, 10));
   }

@@ -20,7 +20,7 @@ namespace {
 using Json = nlohmann::json;
 
 std::shared_ptr<const risk::Snapshot> TestSnapshot() {
-  auto nodes = std::make_shared<risk::NodeTable>();
+  std::vector<std::shared_ptr<const risk::NodeInfo>> nodes;
   auto add = [&](std::string name, bool spot, double risk, bool doomed) {
     auto n = std::make_shared<risk::NodeInfo>();
     n->name = name;
@@ -29,14 +29,14 @@ std::shared_ptr<const risk::Snapshot> TestSnapshot() {
     n->doomed = doomed;
     n->notice_id = doomed ? "n-1" : "";
     n->notice_kind = doomed ? "eviction" : "";
-    nodes->emplace(name, n);
+    nodes.push_back(n);
   };
   add("spot-1", true, 0.01, false);
   add("spot-2", true, 0.15, false);
   add("doomed", true, 1, true);
   add("od-1", false, 0, false);
   auto snap = std::make_shared<risk::Snapshot>();
-  snap->nodes = nodes;
+  snap->nodes = std::make_shared<const risk::NodeTable>(std::move(nodes));
   return snap;
 }
 

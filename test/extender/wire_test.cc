@@ -35,7 +35,7 @@ TEST(WireTest, FullNodesEchoed) {
   std::string body = absl::StrCat(R"({"Pod": )", kPod, R"(, "Nodes": {"metadata": {}, "items": [
       {"metadata": {"name": "a", "labels": {"x": "1"}}, "status": {}},
       {"metadata": {"name": "b"}}]}, "NodeNames": null})");
-  ASSERT_TRUE(parser.Parse(body, &args).ok());
+  ASSERT_TRUE(parser.Parse(body, &args, /*node_json=*/true).ok());
   EXPECT_TRUE(args.full_nodes);
   EXPECT_EQ(args.node_names, (std::vector<absl::string_view>{"a", "b"}));
   risk::FilterResult r;
@@ -44,6 +44,9 @@ TEST(WireTest, FullNodesEchoed) {
   Json out = Json::parse(FilterResultJson(r, args));
   EXPECT_EQ(out["NodeNames"], Json::array({"a"}));
   EXPECT_EQ(out["Nodes"]["items"][0]["metadata"]["labels"]["x"], "1");
+  EXPECT_EQ(out["Nodes"]["items"].size(), 1u);
+  // Copied as the request wrote it, not re-serialised.
+  EXPECT_EQ(args.node_json.at("a"), R"({"metadata": {"name": "a", "labels": {"x": "1"}}, "status": {}})");
   EXPECT_EQ(out["FailedNodes"]["b"], "why \"quoted\"\n");
   EXPECT_EQ(out["FailedAndUnresolvableNodes"], Json::object());
   EXPECT_EQ(out["Error"], "");
@@ -93,6 +96,34 @@ TEST(WireTest, LargeRequestsAndPriorities) {
   std::string s;
   AppendJsonString(s, std::string("\x01\t", 2));
   EXPECT_EQ(s, R"("\u0001\t")");
+}
+
+// Verifies every character that needs escaping is found wherever it sits (the check reads
+// sixteen or eight bytes at a time), and that plain and UTF-8 names are copied as they are.
+TEST(WireTest, EscapesAtEveryPosition) {
+  // 29 bytes: vectors and an overlapping tail; 10: words and a tail; 5: bytes.
+  for (const std::string base : {"aks-spot0-12345678-vmss000001", "spot-12345", "n-123"}) {
+    for (size_t pos = 0; pos < base.size(); ++pos) {
+      for (char c : {'"', '\\', '\n', '\x1f'}) {
+        std::string name = base;
+        name[pos] = c;
+        std::string out;
+        AppendJsonString(out, name);
+        EXPECT_EQ(nlohmann::json::parse(out).get<std::string>(), name) << base << " position " << pos;
+        EXPECT_NE(out, "\"" + name + "\"") << base << " position " << pos;
+      }
+    }
+  }
+  for (const std::string plain : {std::string("aks-spot0-12345678-vmss000001"), std::string("n"), std::string(""),
+                                  std::string("n\xc3\xa9\xe2\x82\xac ~\x7f-long-enough-for-vectors")}) {
+    std::string out;
+    AppendJsonString(out, plain);
+    EXPECT_EQ(out, "\"" + plain + "\"");
+  }
+  // In answers too: a name that needs escaping makes room for itself.
+  risk::PrioritizeResult pr;
+  pr.scores = {{"a\"b", 3}, {"plain", 10}};
+  EXPECT_EQ(HostPriorityListJson(pr), R"([{"Host":"a\"b","Score":3},{"Host":"plain","Score":10}])");
 }
 
 }  // namespace

@@ -21,10 +21,10 @@ std::shared_ptr<NodeInfo> Node(std::string name, bool spot, double risk, int poo
 }
 
 Snapshot Cluster() {
-  auto nodes = std::make_shared<NodeTable>();
+  std::vector<std::shared_ptr<const NodeInfo>> nodes;
   for (auto n : {Node("spot-a1", true, 0.01, 0, 0), Node("spot-a2", true, 0.01, 0, 1), Node("spot-b1", true, 0.10, 1, 0),
                  Node("doomed", true, 1.0, 1, 1, /*doomed=*/true), Node("od-1", false, 0, 2, 0)}) {
-    nodes->emplace(n->name, n);
+    nodes.push_back(n);
   }
   auto apps = std::make_shared<AppTable>();
   AppSpread s;
@@ -32,7 +32,7 @@ Snapshot Cluster() {
   s.per_pool = {{0, 3}, {1, 1}};
   s.per_zone = {{0, 2}, {1, 2}};
   apps->emplace("app-1", std::make_shared<const AppSpread>(s));
-  return Snapshot{nodes, apps};
+  return Snapshot{std::make_shared<const NodeTable>(std::move(nodes)), apps};
 }
 
 PodInfo Pod(std::string role, std::string app = "app-1") {
