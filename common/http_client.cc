@@ -1,5 +1,9 @@
 #include "common/http_client.h"
 
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -111,6 +115,7 @@ class HttplibClient final : public HttpClient {
   }
 
   absl::StatusOr<HttpResponse> Send(const HttpRequest& req) override {
+    InFlight slot(*this);
     std::unique_ptr<httplib::ClientImpl> conn = Acquire();
     Configure(*conn, req.timeout);
     httplib::Request hreq = ToHttplib(req);
@@ -204,7 +209,24 @@ class HttplibClient final : public HttpClient {
         for (const auto& x : ca_) X509_STORE_add_cert(store, x.get());
         ssl->set_ca_cert_store(store);
       }
-      ssl->enable_server_certificate_verification(!options_.tls.insecure_skip_verify);
+      if (!ca_.empty() && !options_.tls.insecure_skip_verify) {
+        // Trust exactly these CAs, verified by OpenSSL in the handshake. (cpp-httplib's own
+        // verification would also load the system's whole CA bundle into the store — trusting
+        // it, and parsing it on every new connection.)
+        ssl->enable_server_certificate_verification(false);
+        SSL_CTX* ctx = ssl->ssl_context();
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+        X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
+        in6_addr ip;
+        const bool is_ip = inet_pton(AF_INET, host_.c_str(), &ip) == 1 || inet_pton(AF_INET6, host_.c_str(), &ip) == 1;
+        if (is_ip) {
+          X509_VERIFY_PARAM_set1_ip_asc(param, host_.c_str());
+        } else {
+          X509_VERIFY_PARAM_set1_host(param, host_.c_str(), host_.size());
+        }
+      } else {
+        ssl->enable_server_certificate_verification(!options_.tls.insecure_skip_verify);
+      }
       c = std::move(ssl);
     } else {
       c = std::make_unique<httplib::ClientImpl>(host_, port_);
@@ -236,6 +258,26 @@ class HttplibClient final : public HttpClient {
     return h;
   }
 
+  // One of max_connections request slots, held for a Send.
+  class InFlight {
+   public:
+    explicit InFlight(HttplibClient& c) : c_(c) {
+      if (c_.options_.max_connections == 0) return;
+      absl::MutexLock lock(&c_.mu_);
+      auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(c_.mu_) { return c_.in_flight_ < c_.options_.max_connections; };
+      c_.mu_.Await(absl::Condition(&free));
+      ++c_.in_flight_;
+    }
+    ~InFlight() {
+      if (c_.options_.max_connections == 0) return;
+      absl::MutexLock lock(&c_.mu_);
+      --c_.in_flight_;
+    }
+
+   private:
+    HttplibClient& c_;
+  };
+
   std::unique_ptr<httplib::ClientImpl> Acquire() {
     {
       absl::MutexLock lock(&mu_);
@@ -262,6 +304,7 @@ class HttplibClient final : public HttpClient {
   std::unique_ptr<EVP_PKEY, PKeyDeleter> key_;
   absl::Mutex mu_;
   std::deque<std::unique_ptr<httplib::ClientImpl>> idle_ ABSL_GUARDED_BY(mu_);
+  size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace

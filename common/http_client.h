@@ -59,6 +59,9 @@ struct HttpClientOptions {
   TlsOptions tls;
   absl::Duration connect_timeout = absl::Seconds(5);
   size_t max_idle_connections = 16;
+  // Requests (not streams) in flight at once; more wait for one to finish, reusing its
+  // connection rather than opening (and for TLS, handshaking) yet another. 0 = no limit.
+  size_t max_connections = 0;
 };
 
 class HttpClient {

@@ -52,7 +52,9 @@ KubeClient::KubeClient(std::unique_ptr<HttpClient> http, const KubeConfig& confi
 
 absl::StatusOr<std::unique_ptr<KubeClient>> KubeClient::Create(const KubeConfig& config, Clock& clock,
                                                                ClientOptions options) {
-  auto http = NewHttpClient({.base_url = config.server, .tls = config.tls});
+  auto http = NewHttpClient(
+      {.base_url = config.server, .tls = config.tls, .max_idle_connections = options.max_idle_connections,
+                          .max_connections = options.max_connections});
   if (!http.ok()) {
     return absl::Status(http.status().code(),
                         absl::StrCat("Kubernetes client for ", config.server, ": ", http.status().message()));

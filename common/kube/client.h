@@ -42,6 +42,11 @@ struct ClientOptions {
   BackoffPolicy backoff{.initial = absl::Milliseconds(200), .max = absl::Seconds(10)};
   absl::Duration timeout = absl::Seconds(30);  // per attempt
   std::string user_agent = "spotguard";
+  size_t max_idle_connections = 32;  // keep-alive connections kept for reuse (each TLS one holds its own context)
+  // Calls in flight at once (watches aside); more wait for a connection to come free instead
+  // of opening new ones — under a burst (an eviction storm's thousands of decommissions) new
+  // TLS handshakes would load the API server and time out.
+  size_t max_connections = 32;
 };
 
 // Per-call overrides.

@@ -1,8 +1,15 @@
 #include "common/http_client.h"
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 
@@ -12,23 +19,26 @@ namespace {
 // A loopback server on port 0 for one test.
 class TestServer {
  public:
-  TestServer() {
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();
+  explicit TestServer(std::unique_ptr<httplib::Server> server = std::make_unique<httplib::Server>(),
+                      std::string scheme = "http")
+      : server_(std::move(server)), scheme_(std::move(scheme)) {
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    while (!server_->is_running()) std::this_thread::yield();
   }
   ~TestServer() {
     release_.Stop();
-    server_.stop();
+    server_->stop();
     thread_.join();
   }
-  httplib::Server& server() { return server_; }
-  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_); }
+  httplib::Server& server() { return *server_; }
+  std::string url() const { return absl::StrCat(scheme_, "://127.0.0.1:", port_); }
   // Handlers that stall wait on this; released when the test ends.
   const StopSignal& release() const { return release_; }
 
  private:
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
+  std::string scheme_;
   StopSignal release_;
   int port_;
   std::thread thread_;
@@ -164,6 +174,131 @@ TEST(HttpClientTest, ConcurrentCallsAreIndependent) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(good, 100);
+}
+
+// Verifies max_connections caps requests in flight: with two slots, four concurrent calls
+// reach the server two at a time, and all four complete.
+TEST(HttpClientTest, MaxConnectionsCapsRequestsInFlight) {
+  TestServer server;
+  absl::Mutex mu;
+  int current = 0, most = 0;
+  bool open = false;
+  server.server().Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+    absl::MutexLock lock(&mu);
+    most = std::max(most, ++current);
+    mu.Await(absl::Condition(&open));
+    --current;
+    res.set_content("done", "text/plain");
+  });
+  auto client = NewHttpClient({.base_url = server.url(), .max_connections = 2});
+  ASSERT_TRUE(client.ok());
+  std::atomic<int> ok{0};
+  std::vector<std::thread> calls;
+  for (int i = 0; i < 4; ++i) {
+    calls.emplace_back([&] {
+      if (auto r = (*client)->Send({.path = "/slow"}); r.ok() && r->body == "done") ++ok;
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto two = [&] { return current == 2; };
+    mu.Await(absl::Condition(&two));
+    // A third call, were it let through, would arrive within this window.
+    mu.AwaitWithTimeout(absl::Condition(+[](int* c) { return *c > 2; }, &current), absl::Milliseconds(200));
+    open = true;
+  }
+  for (auto& t : calls) t.join();
+  EXPECT_EQ(most, 2);
+  EXPECT_EQ(ok, 4);
+}
+
+// A P-256 key and an X.509 certificate for it, issued by `issuer` (self-signed without one).
+struct Cert {
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key{nullptr, EVP_PKEY_free};
+  std::unique_ptr<X509, decltype(&X509_free)> x509{nullptr, X509_free};
+
+  std::string Pem() const {
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(bio, x509.get());
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio, &data);
+    std::string pem(data, size);
+    BIO_free(bio);
+    return pem;
+  }
+};
+
+Cert MakeCert(const std::string& cn, const std::string& san, const Cert* issuer) {
+  Cert c;
+  c.key.reset(EVP_EC_gen("P-256"));
+  c.x509.reset(X509_new());
+  X509* x = c.x509.get();
+  X509_set_version(x, 2);
+  static long serial = 1;
+  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, c.key.get());
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509* issuer_x = issuer ? issuer->x509.get() : x;
+  X509_set_issuer_name(x, X509_get_subject_name(issuer_x));
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, issuer_x, x, nullptr, nullptr, 0);
+  const std::string constraints = issuer ? "critical,CA:FALSE" : "critical,CA:TRUE";
+  for (const auto& [nid, value] : {std::pair{NID_basic_constraints, constraints}, std::pair{NID_subject_alt_name, san}}) {
+    if (value.empty()) continue;
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(x, issuer ? issuer->key.get() : c.key.get(), EVP_sha256());
+  return c;
+}
+
+// An HTTPS server on port 0 presenting `cert`.
+std::unique_ptr<TestServer> TlsServer(const Cert& cert) {
+  auto server = std::make_unique<httplib::SSLServer>(cert.x509.get(), cert.key.get());
+  server->Get("/ok", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
+  return std::make_unique<TestServer>(std::move(server), "https");
+}
+
+// Verifies the client trusts exactly the configured CA and checks the server's name: a
+// certificate from another CA, or for another name, fails the handshake; the right CA and
+// name succeed; insecure_skip_verify accepts any.
+TEST(HttpClientTest, TlsTrustsOnlyTheConfiguredCaAndChecksTheName) {
+  const Cert ca = MakeCert("test-ca", "", nullptr);
+  const Cert other_ca = MakeCert("other-ca", "", nullptr);
+  const Cert good = MakeCert("apiserver", "IP:127.0.0.1,DNS:localhost", &ca);
+  const Cert wrong_name = MakeCert("apiserver", "DNS:kubernetes.default.svc", &ca);
+  const Cert other = MakeCert("apiserver", "IP:127.0.0.1", &other_ca);
+
+  auto get = [](const TestServer& server, TlsOptions tls) {
+    auto client = NewHttpClient({.base_url = server.url(), .tls = std::move(tls)});
+    EXPECT_TRUE(client.ok()) << client.status();
+    return (*client)->Send({.path = "/ok"});
+  };
+  {
+    auto server = TlsServer(good);
+    auto res = get(*server, {.ca_pem = ca.Pem()});
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->body, "ok");
+    // The same server by the DNS name its certificate also carries.
+    auto by_name = NewHttpClient({.base_url = absl::StrReplaceAll(server->url(), {{"127.0.0.1", "localhost"}}),
+                                  .tls = {.ca_pem = ca.Pem()}});
+    ASSERT_TRUE(by_name.ok());
+    EXPECT_TRUE((*by_name)->Send({.path = "/ok"}).ok());
+    EXPECT_EQ(get(*server, {.ca_pem = other_ca.Pem()}).status().code(), absl::StatusCode::kUnavailable);
+  }
+  {
+    auto server = TlsServer(wrong_name);
+    EXPECT_EQ(get(*server, {.ca_pem = ca.Pem()}).status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(get(*server, {.ca_pem = ca.Pem(), .insecure_skip_verify = true}).ok());
+  }
+  {
+    auto server = TlsServer(other);
+    EXPECT_EQ(get(*server, {.ca_pem = ca.Pem()}).status().code(), absl::StatusCode::kUnavailable);
+  }
 }
 
 // Verifies bad base URLs are refused up front.
