@@ -146,13 +146,9 @@ bool ClusterState::UpsertNodeLocked(const Json& node, std::vector<NoticeRecord>*
 
 void ClusterState::ForgetNodeLocked(const std::string& node) {
   const std::string prefix = node + "/";
-  for (auto it = notices_.begin(); it != notices_.end();) {
-    if (it->second.node == node) {
-      notices_.erase(it++);
-    } else {
-      ++it;
-    }
-  }
+  auto end = notices_.lower_bound(prefix);
+  while (end != notices_.end() && absl::StartsWith(end->first, prefix)) ++end;
+  notices_.erase(notices_.lower_bound(prefix), end);
   for (auto it = withdrawn_.begin(); it != withdrawn_.end();) {
     if (absl::StartsWith(*it, prefix)) {
       withdrawn_.erase(it++);
@@ -191,6 +187,8 @@ void ClusterState::ApplyNode(bool deleted, const Json& node) {
   {
     absl::MutexLock lock(&mu_);
     const std::string name = kube::StringAt(node, {"metadata", "name"});
+    auto old = nodes_.find(name);
+    const std::optional<NodeEntry> before = old == nodes_.end() ? std::nullopt : std::optional(old->second);
     if (deleted) {
       // Its notices are over: the node is gone (as the notice said it would be).
       nodes_.erase(name);
@@ -198,8 +196,15 @@ void ClusterState::ApplyNode(bool deleted, const Json& node) {
     } else if (!UpsertNodeLocked(node, &doomed, &withdrawn)) {
       return;  // a heartbeat or status change: nothing the scheduler sees
     }
-    PublishNodesLocked();
-    PublishAppsLocked();  // a node's pool or zone may have changed
+    dirty_nodes_.insert(name);
+    PublishDirtyNodesLocked();
+    // Executors count where their node is: recount when a node comes, goes or moves domain
+    // (not for a taint, label or annotation).
+    auto now = nodes_.find(name);
+    if (!before.has_value() || now == nodes_.end() || before->facts.pool != now->second.facts.pool ||
+        before->facts.zone != now->second.facts.zone) {
+      PublishAppsLocked();
+    }
   }
   Dispatch(std::move(doomed), std::move(withdrawn));
 }
@@ -216,6 +221,7 @@ bool ClusterState::ReportLocked(NoticeRecord notice, absl::string_view channel, 
   if (notice.kind == "eviction") {
     if (auto it = nodes_.find(notice.node); it != nodes_.end()) {
       model_.RecordEviction(key, DomainsOf(it->second.facts), clock_.Now());
+      risk_stale_ = true;
     }
   }
   if (notice.Dooms()) doomed->push_back(notice);
@@ -228,9 +234,11 @@ bool ClusterState::ReportNotice(NoticeRecord notice, absl::string_view channel) 
   bool first;
   {
     absl::MutexLock lock(&mu_);
+    const std::string node = notice.node;
     first = ReportLocked(std::move(notice), channel, &doomed);
-    if (first) PublishNodesLocked();
+    if (first) dirty_nodes_.insert(node);
   }
+  if (first) PublishDirtyNodes();
   Dispatch(std::move(doomed), {});
   return first;
 }
@@ -251,9 +259,10 @@ bool ClusterState::WithdrawNotice(const std::string& node, const std::string& id
   {
     absl::MutexLock lock(&mu_);
     w = WithdrawLocked(node, id);
-    if (w.has_value()) PublishNodesLocked();
+    if (w.has_value()) dirty_nodes_.insert(node);
   }
   if (!w.has_value()) return false;
+  PublishDirtyNodes();
   Dispatch({}, {*w});
   return true;
 }
@@ -311,12 +320,15 @@ void ClusterState::ReplacePods(std::vector<Json> pods) {
   {
     absl::MutexLock lock(&mu_);
     pods_.clear();
+    app_pods_.clear();
+    for (const auto& [uid, p] : assumed_) IndexPodLocked(p);
     for (const Json& j : pods) {
       PodRef p = PodFrom(j);
       if (auto a = assumed_.find(p.uid); a != assumed_.end()) {
         if (p.node.empty()) p.node = a->second.node;
         assumed_.erase(a);
       }
+      IndexPodLocked(p);
       pods_[p.uid] = std::move(p);
     }
     pods_synced_ = true;
@@ -329,34 +341,41 @@ void ClusterState::ReplacePods(std::vector<Json> pods) {
 void ClusterState::ApplyPod(bool deleted, const Json& pod) {
   absl::MutexLock lock(&mu_);
   PodRef p = PodFrom(pod);
+  std::vector<std::string> changed = {AppOf(p)};
   auto assumed = assumed_.find(p.uid);
   if (assumed != assumed_.end()) {
+    changed.push_back(AppOf(assumed->second));
     if (p.node.empty() && !deleted) p.node = assumed->second.node;  // bound by us, not yet seen bound
     if (!p.node.empty() || deleted) assumed_.erase(assumed);
   }
+  if (auto old = pods_.find(p.uid); old != pods_.end()) changed.push_back(AppOf(old->second));
   if (deleted) {
     pods_.erase(p.uid);
   } else {
+    IndexPodLocked(p);
     pods_[p.uid] = std::move(p);
   }
   ++pods_version_;
-  PublishAppsLocked();
+  PublishAppsLocked(changed);
 }
 
 void ClusterState::AssumeBound(const std::string& uid, const std::string& node,
                                const absl::flat_hash_map<std::string, std::string>& labels) {
   absl::MutexLock lock(&mu_);
+  const PodRef* bound;
   if (auto it = pods_.find(uid); it != pods_.end()) {
     if (!it->second.node.empty()) return;  // the watch was faster
     it->second.node = node;
+    bound = &it->second;
   } else if (!labels.empty()) {
     if (assumed_.size() > 10000) assumed_.clear();  // bounded: the watch normally catches up in ms
-    assumed_[uid] = PodRef{.uid = uid, .node = node, .labels = labels};
+    bound = &(assumed_[uid] = PodRef{.uid = uid, .node = node, .labels = labels});
+    IndexPodLocked(*bound);
   } else {
     return;
   }
   ++pods_version_;
-  PublishAppsLocked();
+  PublishAppsLocked({AppOf(*bound)});
 }
 
 std::vector<PodRef> ClusterState::SparkPodsOn(const std::string& node) const {
@@ -394,74 +413,152 @@ std::optional<kube::NodeFacts> ClusterState::Facts(const std::string& node) cons
 
 // --- Publishing --------------------------------------------------------------------------------
 
+void ClusterState::PublishDirtyNodes() {
+  absl::MutexLock publishing(&publish_mu_);
+  absl::MutexLock lock(&mu_);
+  if (!dirty_nodes_.empty()) PublishDirtyNodesLocked();  // else a caller queued ahead published it
+}
+
+std::shared_ptr<const risk::NodeInfo> ClusterState::NodeInfoLocked(const std::string& name, const NodeEntry& e,
+                                                                   absl::Time now) const {
+  auto info = std::make_shared<risk::NodeInfo>();
+  info->name = name;
+  info->cloud = e.facts.cloud;
+  info->pool = e.facts.pool;
+  info->zone = e.facts.zone;
+  info->instance_type = e.facts.instance_type;
+  info->spot = e.facts.capacity_type == "spot";
+  info->pool_id = pool_ids_.at(e.facts.pool);
+  info->zone_id = zone_ids_.at(e.facts.zone);
+  info->rebalance = e.rebalance;
+  const NoticeRecord* doom = nullptr;
+  const std::string prefix = name + "/";
+  for (auto it = notices_.lower_bound(prefix); it != notices_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    if (it->second.Dooms() && doom == nullptr) doom = &it->second;
+    if (it->second.kind == "rebalance") info->rebalance = true;
+  }
+  if (doom != nullptr) {
+    info->doomed = true;
+    info->notice_id = doom->id;
+    info->notice_kind = doom->kind;
+    info->not_before = doom->not_before;
+    info->risk = 1.0;
+  } else if (info->spot) {
+    info->risk = model_.Risk(DomainsOf(e.facts), info->rebalance, now);
+  }
+  return info;
+}
+
 void ClusterState::PublishNodesLocked() {
   const absl::Time now = clock_.Now();
-  std::vector<std::shared_ptr<const risk::NodeInfo>> table;
-  table.reserve(nodes_.size());
-  absl::flat_hash_map<std::string, const NoticeRecord*> dooming;
-  absl::flat_hash_set<std::string> rebalanced;
-  for (const auto& [id, n] : notices_) {
-    if (n.Dooms()) dooming[n.node] = &n;
-    if (n.kind == "rebalance") rebalanced.insert(n.node);
-  }
-  int spot = 0, on_demand = 0, doomed = 0;
-  for (const auto& [name, e] : nodes_) {
-    auto info = std::make_shared<risk::NodeInfo>();
-    info->name = name;
-    info->cloud = e.facts.cloud;
-    info->pool = e.facts.pool;
-    info->zone = e.facts.zone;
-    info->instance_type = e.facts.instance_type;
-    info->spot = e.facts.capacity_type == "spot";
-    info->pool_id = pool_ids_.at(e.facts.pool);
-    info->zone_id = zone_ids_.at(e.facts.zone);
-    info->rebalance = e.rebalance || rebalanced.contains(name);
-    if (auto d = dooming.find(name); d != dooming.end()) {
-      info->doomed = true;
-      info->notice_id = d->second->id;
-      info->notice_kind = d->second->kind;
-      info->not_before = d->second->not_before;
-      info->risk = 1.0;
-      ++doomed;
-    } else if (info->spot) {
-      info->risk = model_.Risk(DomainsOf(e.facts), info->rebalance, now);
+  infos_.clear();
+  for (const auto& [name, e] : nodes_) infos_[name] = NodeInfoLocked(name, e, now);
+  dirty_nodes_.clear();
+  risk_stale_ = false;
+  PublishInfosLocked();
+}
+
+void ClusterState::PublishDirtyNodesLocked() {
+  const absl::Time now = clock_.Now();
+  for (const std::string& name : dirty_nodes_) {
+    if (auto e = nodes_.find(name); e != nodes_.end()) {
+      infos_[name] = NodeInfoLocked(name, e->second, now);
+    } else {
+      infos_.erase(name);
     }
+  }
+  dirty_nodes_.clear();
+  PublishInfosLocked();
+}
+
+void ClusterState::PublishInfosLocked() {
+  std::vector<std::shared_ptr<const risk::NodeInfo>> table;
+  table.reserve(infos_.size());
+  int spot = 0, on_demand = 0, doomed = 0;
+  for (const auto& [name, info] : infos_) {
     (info->spot ? spot : on_demand)++;
-    table.push_back(std::move(info));
+    doomed += info->doomed;
+    table.push_back(info);
   }
   metrics_.SetNodes(spot, on_demand, doomed);
-  auto snap = std::make_shared<risk::Snapshot>();
-  {
-    absl::MutexLock lock(&snap_mu_);
-    snap->apps = snapshot_->apps;
-  }
-  snap->nodes = std::make_shared<const risk::NodeTable>(std::move(table));
+  auto nodes = std::make_shared<const risk::NodeTable>(std::move(table));
   absl::MutexLock lock(&snap_mu_);
+  auto snap = std::make_shared<risk::Snapshot>();
+  snap->apps = snapshot_->apps;
+  snap->nodes = std::move(nodes);
   snapshot_ = std::move(snap);
+}
+
+const std::string& ClusterState::AppOf(const PodRef& p) const {
+  static const std::string* const kNone = new std::string();
+  auto app = p.labels.find(options_.policy.app_label);
+  return app == p.labels.end() ? *kNone : app->second;
+}
+
+void ClusterState::IndexPodLocked(const PodRef& p) {
+  if (const std::string& app = AppOf(p); !app.empty()) app_pods_[app].insert(p.uid);
+}
+
+void ClusterState::CountPodLocked(const PodRef& p, absl::flat_hash_map<std::string, risk::AppSpread>& apps) const {
+  if (p.terminating || p.finished || p.node.empty()) return;
+  if (!options_.policy.executor_selector.Matches(p.labels)) return;
+  const std::string& app = AppOf(p);
+  auto node = nodes_.find(p.node);
+  if (app.empty() || node == nodes_.end()) return;
+  risk::AppSpread& s = apps[app];
+  ++s.total;
+  ++s.per_pool[pool_ids_.at(node->second.facts.pool)];
+  ++s.per_zone[zone_ids_.at(node->second.facts.zone)];
 }
 
 void ClusterState::PublishAppsLocked() {
   absl::flat_hash_map<std::string, risk::AppSpread> apps;
-  std::vector<const PodRef*> all;
-  all.reserve(pods_.size() + assumed_.size());
-  for (const auto& [uid, p] : pods_) all.push_back(&p);
+  for (const auto& [uid, p] : pods_) CountPodLocked(p, apps);
   for (const auto& [uid, p] : assumed_) {
-    if (!pods_.contains(uid)) all.push_back(&p);
-  }
-  for (const PodRef* pp : all) {
-    const PodRef& p = *pp;
-    if (p.terminating || p.finished || p.node.empty()) continue;
-    if (!options_.policy.executor_selector.Matches(p.labels)) continue;
-    auto app = p.labels.find(options_.policy.app_label);
-    auto node = nodes_.find(p.node);
-    if (app == p.labels.end() || node == nodes_.end()) continue;
-    risk::AppSpread& s = apps[app->second];
-    ++s.total;
-    ++s.per_pool[pool_ids_.at(node->second.facts.pool)];
-    ++s.per_zone[zone_ids_.at(node->second.facts.zone)];
+    if (!pods_.contains(uid)) CountPodLocked(p, apps);
   }
   auto table = std::make_shared<risk::AppTable>();
   for (auto& [app, s] : apps) table->emplace(app, std::make_shared<const risk::AppSpread>(std::move(s)));
+  auto snap = std::make_shared<risk::Snapshot>();
+  absl::MutexLock lock(&snap_mu_);
+  snap->nodes = snapshot_->nodes;
+  snap->apps = std::move(table);
+  snapshot_ = std::move(snap);
+}
+
+void ClusterState::PublishAppsLocked(const std::vector<std::string>& changed) {
+  absl::flat_hash_map<std::string, risk::AppSpread> apps;
+  absl::flat_hash_set<std::string> done;
+  for (const std::string& app : changed) {
+    if (app.empty() || !done.insert(app).second) continue;
+    auto uids = app_pods_.find(app);
+    if (uids == app_pods_.end()) continue;
+    for (auto it = uids->second.begin(); it != uids->second.end();) {
+      auto live = pods_.find(*it);
+      const PodRef* p = live != pods_.end() ? &live->second : nullptr;
+      if (p == nullptr) {
+        auto a = assumed_.find(*it);
+        p = a != assumed_.end() ? &a->second : nullptr;
+      }
+      if (p == nullptr || AppOf(*p) != app) {
+        uids->second.erase(it++);  // gone, or now in another application
+        continue;
+      }
+      CountPodLocked(*p, apps);
+      ++it;
+    }
+    if (uids->second.empty()) app_pods_.erase(uids);
+  }
+  if (done.empty()) return;
+  std::shared_ptr<const risk::Snapshot> current = snapshot();
+  auto table = std::make_shared<risk::AppTable>(*current->apps);
+  for (const std::string& app : done) {
+    if (auto s = apps.find(app); s != apps.end()) {
+      (*table)[app] = std::make_shared<const risk::AppSpread>(std::move(s->second));
+    } else {
+      table->erase(app);
+    }
+  }
   auto snap = std::make_shared<risk::Snapshot>();
   absl::MutexLock lock(&snap_mu_);
   snap->nodes = snapshot_->nodes;
@@ -559,9 +656,16 @@ void ClusterState::Run(const StopSignal& stop) {
                         }});
   std::thread node_thread([&] { nodes.Run(stop); });
   std::thread pod_thread([&] { pods.Run(stop); });
-  absl::Time last_persist = clock_.Now();
+  absl::Time last_persist = clock_.Now(), last_refresh = clock_.Now();
   Refresh();
-  while (clock_.SleepFor(options_.refresh, stop)) {
+  // Each second: new eviction evidence into every node's risk. Each `refresh`: exposure too.
+  while (clock_.SleepFor(std::min(options_.refresh, absl::Seconds(1)), stop)) {
+    if (clock_.Now() - last_refresh < options_.refresh) {
+      absl::MutexLock lock(&mu_);
+      if (risk_stale_) PublishNodesLocked();
+      continue;
+    }
+    last_refresh = clock_.Now();
     Refresh();
     if (clock_.Now() - last_persist >= options_.persist_every) {
       if (absl::Status s = Persist(); !s.ok()) log::Warn("cannot persist the risk history", {{"error", s}});

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
@@ -151,8 +152,33 @@ class ClusterState {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Forgets a node that no longer exists: its notices end, its withdrawn keys are dropped.
   void ForgetNodeLocked(const std::string& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Every node's info recomputed (a sync, a refresh, new eviction evidence caught up).
   void PublishNodesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Only the infos of dirty_nodes_ recomputed; the others reused. A notice or a node update
+  // changes one node: rebuilding all of them for each made a storm of N notices cost
+  // O(N × nodes) (bench/RESULTS.md, "Eviction storm"). Risk from new eviction evidence
+  // reaches the other nodes in the next full publish (risk_stale_, within a second).
+  void PublishDirtyNodesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // For callers that changed notices concurrently (gRPC reports): they add to dirty_nodes_
+  // under mu_, then come here. One publish covers every change marked before it started;
+  // each caller still returns only once a snapshot with its change is published.
+  void PublishDirtyNodes() ABSL_LOCKS_EXCLUDED(mu_, publish_mu_);
+  std::shared_ptr<const risk::NodeInfo> NodeInfoLocked(const std::string& name, const NodeEntry& e, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes infos_ as the snapshot's node table.
+  void PublishInfosLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Every application's executor spread, from all pods (a sync, a node change).
   void PublishAppsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Only `apps`' spread, from their pods in app_pods_ (one pod's change: O(its app's pods),
+  // not O(all pods) — a bind storm is otherwise quadratic).
+  void PublishAppsLocked(const std::vector<std::string>& apps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds `p` to its application's spread if it counts there: a live executor on a known node.
+  void CountPodLocked(const PodRef& p, absl::flat_hash_map<std::string, risk::AppSpread>& apps) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The application `p` belongs to (its app label), or "" for none.
+  const std::string& AppOf(const PodRef& p) const;
+  // Records `p` in app_pods_ (it is in pods_ or assumed_ now).
+  void IndexPodLocked(const PodRef& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int IdLocked(absl::flat_hash_map<std::string, int>& ids, const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands doomed notices to the handler (or holds them until synced) — outside the lock.
   void Dispatch(std::vector<NoticeRecord> doomed, std::vector<NoticeRecord> withdrawn);
@@ -164,13 +190,18 @@ class ClusterState {
   NoticeHandler on_doomed_;
   WithdrawHandler on_withdrawn_;
 
+  absl::Mutex publish_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one PublishDirtyNodes rebuild at a time
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, NodeEntry> nodes_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, NoticeRecord> notices_ ABSL_GUARDED_BY(mu_);  // active, by Key()
+  // Active, by Key() ("node/id"): ordered, so one node's notices are one range.
+  absl::btree_map<std::string, NoticeRecord> notices_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> withdrawn_ ABSL_GUARDED_BY(mu_);             // Key()s never to revive
   absl::flat_hash_map<std::string, PodRef> pods_ ABSL_GUARDED_BY(mu_);          // by uid
   // Pods the extender bound before the watch delivered them, by uid (until it does).
   absl::flat_hash_map<std::string, PodRef> assumed_ ABSL_GUARDED_BY(mu_);
+  // Application → uids of its pods in pods_ or assumed_. May keep uids of pods that left or
+  // changed application; PublishAppsLocked(apps) drops those as it meets them.
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> app_pods_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> pool_ids_ ABSL_GUARDED_BY(mu_), zone_ids_ ABSL_GUARDED_BY(mu_);
   risk::RiskModel model_ ABSL_GUARDED_BY(mu_);
   absl::Time last_refresh_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -179,6 +210,10 @@ class ClusterState {
   bool announced_sync_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<NoticeRecord> held_ ABSL_GUARDED_BY(mu_);  // doomed before both watches synced
   int64_t pods_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // The published node infos, by name, and the nodes whose info is out of date.
+  absl::flat_hash_map<std::string, std::shared_ptr<const risk::NodeInfo>> infos_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> dirty_nodes_ ABSL_GUARDED_BY(mu_);
+  bool risk_stale_ ABSL_GUARDED_BY(mu_) = false;  // eviction evidence not yet in every node's risk
   // The published view: its own mutex, held only to copy or swap the pointer, so a reader
   // never waits for a writer's rebuild.
   mutable absl::Mutex snap_mu_;

@@ -1,5 +1,8 @@
 #include "extender/cluster_state.h"
 
+#include <map>
+#include <random>
+
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "test/fakes/fake_api_server.h"
@@ -290,6 +293,81 @@ TEST(ClusterStateTest, AssumedBindingsCountAtOnce) {
   EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
   h.state->AssumeBound("uid-unknown", "a", {});  // not a Spark pod we know of: ignored
   EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
+}
+
+// Verifies the per-pod update of the spread (only the pod's applications recounted) always
+// agrees with a full recount: a seeded random run of creates, moves, application changes,
+// terminations and deletes, compared after every step with a state listed from scratch.
+TEST(ClusterStateTest, IncrementalSpreadMatchesFullRecount) {
+  const std::vector<Json> nodes = {AksSpot("a", "p1", "z1"), AksSpot("b", "p2", "z1"), AksSpot("c", "p2", "z2")};
+  Harness h;
+  h.state->ReplaceNodes(nodes);
+  h.state->ReplacePods({});
+  std::map<std::string, Json> truth;
+  std::mt19937 rng(42);
+  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+  for (int step = 0; step < 400; ++step) {
+    const std::string name = "e" + std::to_string(pick(12));
+    if (pick(4) == 0) {
+      h.state->ApplyPod(true, truth.count(name) ? truth[name] : Executor(name, "a", "app0"));
+      truth.erase(name);
+    } else {
+      const std::string node = std::vector<std::string>{"", "a", "b", "c", "gone"}[pick(5)];
+      Json pod = Executor(name, node, "app" + std::to_string(pick(3)), pick(6) == 0);
+      if (pick(8) == 0) pod["metadata"]["labels"].erase("spark-app-selector");
+      h.state->ApplyPod(false, pod);
+      truth[name] = pod;
+    }
+    Harness full;
+    full.state->ReplaceNodes(nodes);
+    std::vector<Json> pods;
+    for (const auto& [n, pod] : truth) pods.push_back(pod);
+    full.state->ReplacePods(std::move(pods));
+    const auto& got = *h.state->snapshot()->apps;
+    const auto& want = *full.state->snapshot()->apps;
+    ASSERT_EQ(got.size(), want.size()) << "step " << step;
+    for (const auto& [app, spread] : want) {
+      ASSERT_TRUE(got.contains(app)) << "step " << step << " app " << app;
+      EXPECT_EQ(got.at(app)->total, spread->total) << "step " << step << " app " << app;
+      EXPECT_EQ(got.at(app)->per_pool, spread->per_pool) << "step " << step << " app " << app;
+      EXPECT_EQ(got.at(app)->per_zone, spread->per_zone) << "step " << step << " app " << app;
+    }
+  }
+}
+
+// Verifies a notice republishes only its node at once — doomed, with the notice — and that
+// the other nodes of its domains take the new eviction evidence at the next full publish,
+// which agrees with the per-node one on everything else.
+TEST(ClusterStateTest, NoticeRepublishesItsNodeNowAndItsDomainAfter) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("a", "p1", "z1"), AksSpot("b", "p1", "z1"), AksSpot("c", "p2", "z2")});
+  h.state->ReplacePods({});
+  const double prior = h.state->snapshot()->Node("b")->risk;
+  auto b_before = h.state->snapshot()->nodes->Find("b");
+  h.state->ReportNotice(Grpc("n-1", "a"), "grpc");
+  NoticeRecord rebalance = Grpc("r-1", "c");
+  rebalance.kind = "rebalance";
+  h.state->ReportNotice(rebalance, "grpc");
+  auto snap = h.state->snapshot();
+  EXPECT_TRUE(snap->Node("a")->doomed);
+  EXPECT_EQ(snap->Node("a")->notice_id, "n-1");
+  EXPECT_TRUE(snap->Node("c")->rebalance);
+  EXPECT_EQ(snap->Node("b"), b_before) << "an untouched node's info is reused";
+  EXPECT_EQ(snap->Node("b")->risk, prior);
+  h.state->Refresh();  // the full publish
+  auto full = h.state->snapshot();
+  EXPECT_GT(full->Node("b")->risk, prior) << "same pool and zone as the evicted node";
+  for (const char* n : {"a", "b", "c"}) {
+    EXPECT_EQ(full->Node(n)->doomed, snap->Node(n)->doomed) << n;
+    EXPECT_EQ(full->Node(n)->rebalance, snap->Node(n)->rebalance) << n;
+    EXPECT_EQ(full->Node(n)->notice_id, snap->Node(n)->notice_id) << n;
+  }
+  h.state->WithdrawNotice("a", "n-1");
+  EXPECT_FALSE(h.state->snapshot()->Node("a")->doomed);
+  EXPECT_EQ(h.state->snapshot()->nodes->size(), 3u);
+  h.state->ApplyNode(true, AksSpot("c", "p2", "z2"));
+  EXPECT_EQ(h.state->snapshot()->Node("c"), nullptr);
+  EXPECT_EQ(h.state->snapshot()->nodes->size(), 2u);
 }
 
 // Verifies pods listed before their nodes still count for spread once the nodes arrive.
