@@ -14,6 +14,8 @@ void RegisterFlags(FlagSet& f, Config& c) {
   f.Add("tls_cert_file", &c.tls_cert_file, "gRPC TLS certificate (PEM); with --tls_key_file");
   f.Add("tls_key_file", &c.tls_key_file, "gRPC TLS private key (PEM)");
   f.Add("kubeconfig", &c.kubeconfig, "kubeconfig file (default: in-cluster)").Env("KUBECONFIG");
+  f.Add("kube_qps", &c.kube_qps, "API requests per second (as kube-scheduler's clientConnection.qps; <= 0: unlimited)");
+  f.Add("kube_burst", &c.kube_burst, "API request burst (as kube-scheduler's clientConnection.burst)");
   f.Add("namespace", &c.namespace_, "Namespace of the risk ConfigMap (empty: do not persist)").Env("POD_NAMESPACE");
   f.Add("identity", &c.identity, "This replica's name, written into pod claims").Env("POD_NAME");
   f.Add("token_audience", &c.token_audience, "Audience the agents' tokens must carry");
@@ -69,6 +71,7 @@ absl::Status Validate(const Config& c) {
   if (c.keep_alive <= absl::Seconds(90)) {
     return absl::InvalidArgumentError("--keep_alive must be longer than 90s: Go's client does not retry a POST on a closed connection");
   }
+  if (c.kube_qps > 0 && c.kube_burst < 1) return absl::InvalidArgumentError("--kube_burst must be >= 1");
   if (c.http_threads < 2 || c.eviction_parallelism < 1) {
     return absl::InvalidArgumentError("--http_threads must be >= 2 and --eviction_parallelism >= 1");
   }

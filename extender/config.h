@@ -19,6 +19,10 @@ struct Config {
   std::string grpc_address = ":8889";              // EvictionService
   std::string tls_cert_file, tls_key_file;         // gRPC TLS (optional)
   std::string kubeconfig;
+  // API rate as client-go's QPS/Burst: binding goes through the extender (bindVerb), so match
+  // kube-scheduler's clientConnection (its defaults are 50/100 too).
+  double kube_qps = 50;
+  int kube_burst = 100;
   std::string namespace_ = "spotguard-system";     // where the risk ConfigMap lives
   std::string identity;                            // this replica, for claims (POD_NAME)
   // Who may report

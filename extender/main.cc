@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
     log::Error("cannot start", {{"error", kube_config.status()}});
     return 1;
   }
-  auto kube = kube::KubeClient::Create(*kube_config, RealClock::Get(), {.user_agent = "spotguard-extender"});
+  auto kube = kube::KubeClient::Create(*kube_config, RealClock::Get(),
+                                       {.qps = config.kube_qps, .burst = config.kube_burst,
+                                        .user_agent = "spotguard-extender"});
   if (!kube.ok()) {
     log::Error("cannot start", {{"error", kube.status()}});
     return 1;
