@@ -1,4 +1,6 @@
 // spotguard-agent: watches the cloud's eviction notices for one node. Only wiring here.
+#include <malloc.h>
+
 #include <cstdio>
 
 #include "common/http_server.h"
@@ -19,6 +21,9 @@ int Fail(const absl::Status& s) {
 
 int main(int argc, char** argv) {
   using namespace spotguard;
+  // One malloc arena: a dozen mostly idle threads do not contend, and each extra arena
+  // would keep its own partly used pages resident (bench/RESULTS.md, "Agent").
+  mallopt(M_ARENA_MAX, 1);
   StopSignal stop;
   StopOnSignals(stop);
   agent::Config config;
@@ -40,7 +45,9 @@ int main(int argc, char** argv) {
 
   auto kube_config = kube::ResolveConfig(config.kubeconfig, ProcessEnv());
   if (!kube_config.ok()) return Fail(kube_config.status());
-  auto kube = kube::KubeClient::Create(*kube_config, RealClock::Get(), {.user_agent = "spotguard-agent"});
+  // One API call at a time, nearly always: one idle TLS connection is enough to keep.
+  auto kube = kube::KubeClient::Create(*kube_config, RealClock::Get(),
+                                       {.user_agent = "spotguard-agent", .max_idle_connections = 1});
   if (!kube.ok()) return Fail(kube.status());
   std::unique_ptr<agent::Reporter> reporter;
   if (config.extender_address.empty()) {

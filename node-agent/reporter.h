@@ -3,6 +3,8 @@
 // re-read from its file on every call because the kubelet rotates it.
 //
 // One attempt per call; the Responder retries until acknowledged or past the deadline.
+// The gRPC channel is created on the first call (an agent that never sees a notice never
+// starts gRPC).
 #pragma once
 
 #include <memory>

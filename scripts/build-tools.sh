@@ -6,6 +6,7 @@
 #   kwok                                     (sigs.k8s.io/kwok)
 #   helm                                     (helm.sh/helm/v3)
 #   ec2-metadata-mock                        (github.com/aws/amazon-ec2-metadata-mock)
+#   node-termination-handler                 (github.com/aws/aws-node-termination-handler; bench only)
 # Prints nothing but a summary when everything is already cached.
 #
 # Usage: scripts/build-tools.sh [--print-dir]
@@ -30,7 +31,7 @@ build_module() {
   { echo '//go:build tools'; echo 'package tools'; for p in $pkgs; do echo "import _ \"$p\""; done; } > "$work/tools.go"
   echo "build-tools: building $2 (this takes a while the first time)"
   local start=$SECONDS
-  (cd "$work" && go mod tidy >/dev/null && mkdir -p "$out.tmp" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp/" $pkgs)
+  (cd "$work" && go mod tidy >/dev/null && mkdir -p "$out.tmp" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp/" $pkgs) || return 1
   rm -rf "$out" && mv "$out.tmp" "$out" && touch "$out/.complete"
   echo "build-tools: built $2 in $((SECONDS - start)) s"
 }
@@ -88,6 +89,13 @@ go 1.22
 require github.com/aws/amazon-ec2-metadata-mock $AEMM_VERSION" \
   "github.com/aws/amazon-ec2-metadata-mock/cmd" \
   "-s -w"
+build_module node-termination-handler "node-termination-handler-$NTH_VERSION" "module spotguard.local/tools/nth
+
+go 1.22
+
+require github.com/aws/aws-node-termination-handler $NTH_VERSION" \
+  "github.com/aws/aws-node-termination-handler/cmd" \
+  "-s -w"
 # kwok's stages: nodes become Ready at once and keep a lease; pods run at once; a deleted
 # pod disappears within its grace period (kwok's "general" pod-delete stage: somewhere between
 # 1 s and its deletionTimestamp, as a real container exits somewhere inside its grace).
@@ -118,10 +126,13 @@ fi
 # Its main package is named 'cmd'; give the binary its real name.
 aemm_dir="$TOOLS_DIR/ec2-metadata-mock-$AEMM_VERSION"
 [ -f "$aemm_dir/cmd" ] && mv "$aemm_dir/cmd" "$aemm_dir/ec2-metadata-mock"
+nth_dir="$TOOLS_DIR/node-termination-handler-$NTH_VERSION"
+[ -f "$nth_dir/cmd" ] && mv "$nth_dir/cmd" "$nth_dir/node-termination-handler"
 
 # One directory of links, so everything else needs only $TOOLS_DIR/bin on PATH.
 rm -rf "$TOOLS_DIR/bin"; mkdir -p "$TOOLS_DIR/bin"
-for d in "kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "helm-$HELM_VERSION" "kwok-$KWOK_VERSION" "ec2-metadata-mock-$AEMM_VERSION"; do
+for d in "kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "helm-$HELM_VERSION" "kwok-$KWOK_VERSION" "ec2-metadata-mock-$AEMM_VERSION" \
+         "node-termination-handler-$NTH_VERSION"; do
   for b in "$TOOLS_DIR/$d"/*; do [ -x "$b" ] || continue; ln -sf "$b" "$TOOLS_DIR/bin/$(basename "$b")"; done
 done
 echo "build-tools: binaries in $TOOLS_DIR/bin"

@@ -6,11 +6,14 @@ KUBERNETES_VERSION=v1.36.3
 # kube-scheduler's and kwok's informers use.
 ETCD_VERSION=v3.6.8
 KWOK_VERSION=v0.8.0
-AEMM_VERSION=v1.12.0
+AEMM_VERSION=v1.12.0   # github.com/aws/amazon-ec2-metadata-mock (the newest the module proxy serves)
+# aws-node-termination-handler, for the agent benchmark only (IMDS mode, side by side with
+# spotguard-agent). v1.25.2 and v1.25.3 are refused by the module proxy (403).
+NTH_VERSION=v1.25.1
 HELM_VERSION=v3.19.0   # renders manifests/helm/spotguard; make test checks it against the kustomize base
 # The monitoring manifests' CRDs (ServiceMonitor, PodMonitor, PrometheusRule), taken from this
 # release's module on the proxy so make test can apply them to the real API server.
-PROMETHEUS_OPERATOR_VERSION=v0.85.0   # github.com/aws/amazon-ec2-metadata-mock (the newest the module proxy serves)
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
 
 # Where built binaries are cached, keyed by version, outside the build tree.
 SPOTGUARD_CACHE=${SPOTGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spotguard}

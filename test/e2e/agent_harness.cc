@@ -1,9 +1,14 @@
 #include "test/e2e/agent_harness.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/kube/resources.h"
 #include "httplib.h"
 
@@ -72,15 +77,103 @@ std::string ScrapeMetrics(Process& daemon) {
 }
 
 absl::StatusOr<std::unique_ptr<Process>> StartEc2MetadataMock(ControlPlane& cp, int port,
-                                                               std::vector<std::string> args) {
+                                                               std::vector<std::string> args, bool imdsv2_only) {
   std::vector<std::string> argv = {ToolsBinDir() + "/ec2-metadata-mock"};
   argv.insert(argv.end(), args.begin(), args.end());
-  argv.insert(argv.end(), {"--port=" + std::to_string(port), "--imdsv2", "--mock-ip-count=1000"});
+  argv.insert(argv.end(), {"--port=" + std::to_string(port), "--mock-ip-count=1000"});
+  if (imdsv2_only) argv.push_back("--imdsv2");
   auto p = Process::Start(UniqueName("ec2-metadata-mock"), argv, cp.dir() + "/logs");
   if (!p.ok()) return p.status();
   auto ready = (*p)->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "Initiating"); });
   if (!ready.ok()) return ready.status();
   return p;
+}
+
+namespace {
+
+// aws-node-termination-handler's ClusterRole as its chart renders it with
+// emitKubernetesEvents=false (config/helm/aws-node-termination-handler/templates/).
+constexpr char kNthRbac[] = R"(apiVersion: v1
+kind: ServiceAccount
+metadata: {name: aws-node-termination-handler, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: aws-node-termination-handler}
+rules:
+- {apiGroups: [""], resources: [nodes], verbs: [get, list, patch, update]}
+- {apiGroups: [""], resources: [pods], verbs: [list, get]}
+- {apiGroups: [""], resources: [pods/eviction], verbs: [create]}
+- {apiGroups: [extensions], resources: [daemonsets], verbs: [get]}
+- {apiGroups: [apps], resources: [daemonsets], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: aws-node-termination-handler}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: aws-node-termination-handler}
+subjects: [{kind: ServiceAccount, name: aws-node-termination-handler, namespace: kube-system}]
+)";
+
+// Mounts a tmpfs over /var/run's target in the new mount namespace, binds $1 at the
+// ServiceAccount path under it and runs the rest of the arguments.
+constexpr char kInPodPaths[] =
+    "set -e; run=$(readlink -f /var/run); mount -t tmpfs tmpfs \"$run\"; "
+    "mkdir -p \"$run/secrets/kubernetes.io/serviceaccount\"; "
+    "mount --bind \"$1\" \"$run/secrets/kubernetes.io/serviceaccount\"; shift; exec \"$@\"";
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Process>> StartNodeTerminationHandler(ControlPlane& cp, const std::string& node,
+                                                                     const std::string& metadata_url,
+                                                                     const std::vector<std::string>& flags) {
+  const std::string bin = ToolsBinDir() + "/node-termination-handler";
+  if (access(bin.c_str(), X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        bin, " is missing: scripts/build-tools.sh builds aws-node-termination-handler from the Go module proxy"));
+  }
+  const std::string rbac = cp.dir() + "/nth-rbac.yaml";
+  std::ofstream(rbac) << kNthRbac;
+  if (auto out = cp.Kubectl("apply -f " + rbac); !out.ok()) return out.status();
+  auto token = kube::RequestToken(cp.admin(), {.namespace_ = "kube-system", .service_account = "aws-node-termination-handler"});
+  if (!token.ok()) return token.status();
+  const std::string secrets = absl::StrCat(cp.dir(), "/nth-", node, "-serviceaccount");
+  std::filesystem::create_directories(secrets);
+  std::ofstream(secrets + "/token") << token->first;
+  std::ofstream(secrets + "/namespace") << "kube-system";
+  std::error_code ec;
+  std::filesystem::copy_file(cp.dir() + "/pki/ca.crt", secrets + "/ca.crt",
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec) return absl::InternalError(absl::StrCat("copying the cluster CA: ", ec.message()));
+  // APISERVER_URL is https://127.0.0.1:<port>.
+  const std::string apiserver = cp.Env("APISERVER_URL");
+  absl::string_view url = apiserver;
+  absl::ConsumePrefix(&url, "https://");
+  const size_t colon = url.rfind(':');
+  if (colon == absl::string_view::npos) return absl::InternalError(absl::StrCat("APISERVER_URL ", url, " has no port"));
+
+  std::string unshare;
+  for (absl::string_view dir : absl::StrSplit(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin", ':')) {
+    if (std::string p = absl::StrCat(dir, "/unshare"); access(p.c_str(), X_OK) == 0) {
+      unshare = p;
+      break;
+    }
+  }
+  if (unshare.empty()) return absl::FailedPreconditionError("unshare(1) (util-linux) is not on PATH: NTH needs it to see its in-pod paths");
+  std::vector<std::string> argv = {unshare, "--mount"};
+  if (geteuid() != 0) argv.push_back("--map-root-user");
+  argv.insert(argv.end(), {"/bin/sh", "-c", kInPodPaths, "sh", secrets, bin, "--node-name=" + node,
+                           "--metadata-url=" + metadata_url, "--json-logging"});
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto nth = Process::Start(UniqueName("nth-" + node), argv, cp.dir() + "/logs",
+                            {absl::StrCat("KUBERNETES_SERVICE_HOST=", url.substr(0, colon)),
+                             absl::StrCat("KUBERNETES_SERVICE_PORT=", url.substr(colon + 1))});
+  if (!nth.ok()) return nth.status();
+  auto ready = (*nth)->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "has started successfully"); },
+                                   absl::Seconds(60));
+  if (!ready.ok()) {
+    return absl::UnavailableError(absl::StrCat("aws-node-termination-handler did not start: ", ready.status().message()));
+  }
+  return nth;
 }
 
 }  // namespace spotguard::e2e

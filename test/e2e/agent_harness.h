@@ -37,9 +37,29 @@ absl::StatusOr<std::unique_ptr<Process>> StartAgent(ControlPlane& cp, const std:
 // The daemon's /metrics, from the address it logged when it started serving.
 std::string ScrapeMetrics(Process& daemon);
 
-// Starts AWS's ec2-metadata-mock on `port` (IMDSv2 only, every client IP eligible) with
-// `args` (e.g. {"--mock-delay-sec=3"} or {"events", "--code=system-reboot"}).
+// Starts AWS's ec2-metadata-mock on `port` (every client IP eligible) with `args` (e.g.
+// {"--mock-delay-sec=3"} or {"events", "--code=system-reboot"}). With `imdsv2_only` it
+// refuses requests without a session token from itself; without, it serves the token PUT
+// as usual but accepts any token (or none), so clients keep working when a benchmark swaps
+// one mock for another behind a proxy. Returns once it has said it starts, which it says
+// just before it listens.
 absl::StatusOr<std::unique_ptr<Process>> StartEc2MetadataMock(ControlPlane& cp, int port,
-                                                               std::vector<std::string> args);
+                                                               std::vector<std::string> args,
+                                                               bool imdsv2_only = true);
+
+// Runs aws-node-termination-handler (scripts/build-tools.sh builds it; bench only) in IMDS
+// mode for `node`, polling `metadata_url`, as its Helm chart's DaemonSet would: the
+// ServiceAccount kube-system/aws-node-termination-handler bound to the chart's ClusterRole
+// (templates/clusterrole.yaml, without Events), `flags` added to --node-name,
+// --metadata-url, --json-logging. NTH reaches the API server only through
+// rest.InClusterConfig(): KUBERNETES_SERVICE_HOST/PORT and the token and CA at the fixed
+// path /var/run/secrets/kubernetes.io/serviceaccount/ (no kubeconfig flag or variable). So
+// it runs in a private mount namespace (unshare(1); unprivileged via a user namespace when
+// not root) where that directory is a bind mount of files written under cp.dir(). Returns
+// once NTH says it has started; fails naming what is missing otherwise. NTH does not exit
+// on SIGTERM (its main loop's `break` leaves only a select): stop it with SIGKILL.
+absl::StatusOr<std::unique_ptr<Process>> StartNodeTerminationHandler(ControlPlane& cp, const std::string& node,
+                                                                     const std::string& metadata_url,
+                                                                     const std::vector<std::string>& flags);
 
 }  // namespace spotguard::e2e
