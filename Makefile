@@ -35,7 +35,10 @@ e2e: tools build
 
 bench: tools build
 	$(BUILD)/bin/spotguard-bench-extender-handlers --benchmark_out=bench/results/extender_handlers.json --benchmark_out_format=json
+	$(BUILD)/bin/spotguard-bench-extender-http --sizes=100,500,5000 --concurrency=1,8 --out=bench/results/extender_http.json
+	$(BUILD)/bin/spotguard-bench-scheduler --nodes=1000,5000 --pods=2000 --out=bench/results/scheduler_throughput.json
 	$(BUILD)/bin/spotguard-bench-agent --notices=50 --intervals=1s,250ms --idle=20s --out=bench/results/agent_cordon.json
+	$(BUILD)/bin/spotguard-bench-storm --nodes=5000 --executors=50 --fanout_runs=5 --extender_flags=--kube_qps=0 --out=bench/results/eviction_storm.json
 
 demo: tools build
 	@$(BUILD)/bin/spotguard-demo $(DEMO_ARGS)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -406,12 +407,7 @@ int Main(int argc, char** argv) {
   flags.Add("min_pods", &o.min_pods, "Pods (filter + prioritize pairs) at least, whatever --time says");
   flags.Add("reference", &o.reference, "The reference extender binary (default: next to this one)");
   flags.Add("out", &o.out, "Write the results as JSON here");
-  auto parsed = flags.Parse(argc, argv);
-  if (!parsed.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(parsed.status().message()).c_str());
-    return 2;
-  }
-  if (*parsed == FlagSet::Outcome::kExit) return 0;
+  if (std::optional<int> exit = ParseFlags(flags, argc, argv)) return *exit;
   log::SetLevel(log::Level::kWarn);
   IgnoreSigpipe();
   return o.serve ? Serve(o) : Drive(o);

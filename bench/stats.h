@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -13,9 +15,22 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/flags.h"
 #include "nlohmann/json.hpp"
 
 namespace spotguard::bench {
+
+// Parses a benchmark's flags: nullopt to go on, else the exit code (0 after --help or
+// --version, 2 for a bad flag, said on stderr).
+inline std::optional<int> ParseFlags(FlagSet& flags, int argc, char** argv) {
+  auto parsed = flags.Parse(argc, argv);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(parsed.status().message()).c_str());
+    return 2;
+  }
+  if (*parsed == FlagSet::Outcome::kExit) return 0;
+  return std::nullopt;
+}
 
 struct Summary {
   size_t n = 0;

@@ -195,13 +195,15 @@ cmd_scheduler() {
   sed "s#__KUBECONFIG__#$DIR/scheduler.kubeconfig#g" "$cfg" >"$DIR/scheduler-config.yaml"
   local port; port=$(free_port)
   start kube-scheduler kube-scheduler --config "$DIR/scheduler-config.yaml" \
-    --bind-address 127.0.0.1 --secure-port "$port" --v 2
+    --bind-address 127.0.0.1 --secure-port "$port" --v 2 \
+    --authorization-always-allow-paths /healthz,/readyz,/livez,/metrics
   wait_ready kube-scheduler 60 python3 - "$port" <<'PY'
 import ssl, sys, urllib.request
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 urllib.request.urlopen("https://127.0.0.1:%s/healthz" % sys.argv[1], context=ctx, timeout=2)
 PY
   echo "SCHEDULER_HEALTHZ=https://127.0.0.1:$port/healthz" >>"$DIR/controlplane.env"
+  echo "SCHEDULER_METRICS=https://127.0.0.1:$port/metrics" >>"$DIR/controlplane.env"
 }
 
 cmd_down() {
