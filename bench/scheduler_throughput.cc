@@ -21,7 +21,9 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -285,15 +287,22 @@ int Main(int argc, char** argv) {
   auto client = kube::KubeClient::Create(*kcfg, RealClock::Get(), {.qps = 0, .user_agent = "spotguard-bench"});
   if (!client.ok()) return fail(client.status());
   char tmpl[] = "/tmp/spotguard-bench-scheduler-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
+  if (mkdtemp(tmpl) == nullptr) return fail(absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno))));
+  const std::string dir = tmpl;
 
   Json results = {{"benchmark", "scheduler_throughput"}, {"pods", o.pods}, {"runs", Json::array()}};
   std::printf("| nodes | configuration | pods/s | vs no extender | scheduling attempt p50 / p99 (ms) | spotguard handler mean (ms) |\n"
               "|---|---|---|---|---|---|\n");
   int have = 0;
+  // Sizes grow the one cluster: smallest first.
+  std::vector<int> sizes;
   for (const std::string& size : o.nodes) {
     int n = 0;
     if (!absl::SimpleAtoi(size, &n) || n <= 0) return fail(absl::InvalidArgumentError("bad --nodes"));
+    sizes.push_back(n);
+  }
+  std::sort(sizes.begin(), sizes.end());
+  for (int n : sizes) {
     absl::Status made = Parallel(n - have, 8, [&](int i) { return e2e::CreateNode(**client, Spec(have + i)).status(); });
     if (!made.ok()) return fail(made);
     have = std::max(have, n);

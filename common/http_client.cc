@@ -115,7 +115,11 @@ class HttplibClient final : public HttpClient {
   }
 
   absl::StatusOr<HttpResponse> Send(const HttpRequest& req) override {
-    InFlight slot(*this);
+    InFlight slot(*this, req.timeout);
+    if (!slot.ok()) {
+      return absl::DeadlineExceededError(absl::StrCat(req.method, " ", req.path, ": all ", options_.max_connections,
+                                                      " connections busy for ", absl::FormatDuration(req.timeout)));
+    }
     std::unique_ptr<httplib::ClientImpl> conn = Acquire();
     Configure(*conn, req.timeout);
     httplib::Request hreq = ToHttplib(req);
@@ -217,13 +221,12 @@ class HttplibClient final : public HttpClient {
         SSL_CTX* ctx = ssl->ssl_context();
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
         X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
         in6_addr ip;
         const bool is_ip = inet_pton(AF_INET, host_.c_str(), &ip) == 1 || inet_pton(AF_INET6, host_.c_str(), &ip) == 1;
-        if (is_ip) {
-          X509_VERIFY_PARAM_set1_ip_asc(param, host_.c_str());
-        } else {
-          X509_VERIFY_PARAM_set1_host(param, host_.c_str(), host_.size());
-        }
+        const int set = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host_.c_str())
+                              : X509_VERIFY_PARAM_set1_host(param, host_.c_str(), host_.size());
+        if (set != 1) SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 0; });  // fail closed
       } else {
         ssl->enable_server_certificate_verification(!options_.tls.insecure_skip_verify);
       }
@@ -258,24 +261,27 @@ class HttplibClient final : public HttpClient {
     return h;
   }
 
-  // One of max_connections request slots, held for a Send.
+  // One of max_connections request slots, held for a Send; waits at most `timeout` for one.
   class InFlight {
    public:
-    explicit InFlight(HttplibClient& c) : c_(c) {
+    InFlight(HttplibClient& c, absl::Duration timeout) : c_(c) {
       if (c_.options_.max_connections == 0) return;
       absl::MutexLock lock(&c_.mu_);
       auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(c_.mu_) { return c_.in_flight_ < c_.options_.max_connections; };
-      c_.mu_.Await(absl::Condition(&free));
+      if (!c_.mu_.AwaitWithTimeout(absl::Condition(&free), timeout)) return;
       ++c_.in_flight_;
+      held_ = true;
     }
     ~InFlight() {
-      if (c_.options_.max_connections == 0) return;
+      if (!held_) return;
       absl::MutexLock lock(&c_.mu_);
       --c_.in_flight_;
     }
+    bool ok() const { return held_ || c_.options_.max_connections == 0; }
 
    private:
     HttplibClient& c_;
+    bool held_ = false;
   };
 
   std::unique_ptr<httplib::ClientImpl> Acquire() {

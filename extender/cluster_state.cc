@@ -188,7 +188,8 @@ void ClusterState::ApplyNode(bool deleted, const Json& node) {
     absl::MutexLock lock(&mu_);
     const std::string name = kube::StringAt(node, {"metadata", "name"});
     auto old = nodes_.find(name);
-    const std::optional<NodeEntry> before = old == nodes_.end() ? std::nullopt : std::optional(old->second);
+    const bool existed = old != nodes_.end();
+    const std::string pool = existed ? old->second.facts.pool : "", zone = existed ? old->second.facts.zone : "";
     if (deleted) {
       // Its notices are over: the node is gone (as the notice said it would be).
       nodes_.erase(name);
@@ -201,8 +202,7 @@ void ClusterState::ApplyNode(bool deleted, const Json& node) {
     // Executors count where their node is: recount when a node comes, goes or moves domain
     // (not for a taint, label or annotation).
     auto now = nodes_.find(name);
-    if (!before.has_value() || now == nodes_.end() || before->facts.pool != now->second.facts.pool ||
-        before->facts.zone != now->second.facts.zone) {
+    if (!existed || now == nodes_.end() || pool != now->second.facts.pool || zone != now->second.facts.zone) {
       PublishAppsLocked();
     }
   }
@@ -368,7 +368,10 @@ void ClusterState::AssumeBound(const std::string& uid, const std::string& node,
     it->second.node = node;
     bound = &it->second;
   } else if (!labels.empty()) {
-    if (assumed_.size() > 10000) assumed_.clear();  // bounded: the watch normally catches up in ms
+    if (assumed_.size() > 10000) {  // bounded: the watch normally catches up in ms
+      assumed_.clear();
+      PublishAppsLocked();
+    }
     bound = &(assumed_[uid] = PodRef{.uid = uid, .node = node, .labels = labels});
     IndexPodLocked(*bound);
   } else {

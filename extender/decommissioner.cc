@@ -1,6 +1,7 @@
 #include "extender/decommissioner.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
@@ -183,12 +184,26 @@ void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
     absl::Time first_sight = notice.detected_at == absl::InfinitePast() ? start : notice.detected_at;
     metrics_.RecordNoticeToDecommission(clock_.Now() - first_sight);
   }
+  log::Info("executor evictions sent", {{"node", notice.node}, {"notice_id", notice.id}, {"sent", sent},
+                                        {"pods", pods.size()}, {"took_s", clock_.Now() - start}});
+  // The Events after the evictions: they are for people, and must not hold up an eviction
+  // (nor spend the API budget before it) while the notice's seconds run out.
+  for (size_t i = 0; i < pods.size() && !stop.stopped(); ++i) {
+    const PodOutcome& o = outcomes[i];
+    if (o.result != "evicted" && o.result != "deleted") continue;
+    const bool deleted = o.result == "deleted";
+    PodEvent(pods[i], "Normal", "SparkExecutorDecommission",
+             absl::StrCat(deleted ? "Deleted" : "Evicted", " with a grace period of ", o.grace_seconds, "s: node ",
+                          notice.node, " has a ", notice.cloud, " ", notice.kind, " notice ", notice.id,
+                          notice.not_before == absl::InfinitePast()
+                              ? std::string()
+                              : absl::StrCat(", not before ", kube::FormatApiTime(notice.not_before)),
+                          deleted ? " (a PodDisruptionBudget blocked eviction)" : ""));
+  }
   {
     absl::MutexLock lock(&mu_);
     outcomes_[notice.Key()] = outcomes;
   }
-  log::Info("executor evictions sent", {{"node", notice.node}, {"notice_id", notice.id}, {"sent", sent},
-                                        {"pods", pods.size()}, {"took_s", clock_.Now() - start}});
   if (stop.stopped() || options_.dry_run) return;
   // Done once no executor is left running on the node (or the node is gone by then).
   const absl::Time wait_until = DeadlineOf(notice, options_) + absl::Minutes(1);
@@ -294,7 +309,7 @@ Decommissioner::PodOutcome Decommissioner::DecommissionPod(const NoticeRecord& n
   absl::BitGen rng;
   Backoff backoff(options_.retry, rng);
   absl::Status last;
-  bool blocked_by_pdb = false;
+  bool blocked_by_pdb = false, said_refused = false;
   const absl::Time switch_at = deadline - options_.delete_fallback;
   while (!stop.stopped()) {
     const absl::Time now = clock_.Now();
@@ -307,20 +322,17 @@ Decommissioner::PodOutcome Decommissioner::DecommissionPod(const NoticeRecord& n
       out.result = fallback ? "deleted" : "evicted";
       log::Info(fallback ? "executor deleted (a PodDisruptionBudget blocked eviction)" : "executor evicted",
                 {{"pod", out.pod}, {"node", notice.node}, {"notice_id", notice.id}, {"grace_s", out.grace_seconds}});
-      PodEvent(pod, "Normal", "SparkExecutorDecommission",
-               absl::StrCat(fallback ? "Deleted" : "Evicted", " with a grace period of ", out.grace_seconds,
-                            "s: node ", notice.node, " has a ", notice.cloud, " ", notice.kind, " notice ", notice.id,
-                            notice.not_before == absl::InfinitePast()
-                                ? std::string()
-                                : absl::StrCat(", not before ", kube::FormatApiTime(notice.not_before)),
-                            fallback ? " (a PodDisruptionBudget blocked eviction)" : ""));
-      return out;
+      return out;  // its Event once every eviction is sent (Run)
     }
     if (kube::IsTooManyRequests(last)) blocked_by_pdb = true;
     if (now >= deadline) break;
     absl::Duration wait = backoff.Next();
     if (blocked_by_pdb && now < switch_at) wait = std::min(wait, switch_at - now);  // wake for the fallback
     wait = std::min(wait, deadline - now);  // and for one last try at the deadline
+    if (!std::exchange(said_refused, true)) {  // once per pod: a budget may refuse for minutes
+      log::Info("executor eviction refused; retrying until the deadline",
+                {{"pod", out.pod}, {"notice_id", notice.id}, {"error", last}, {"deadline", deadline}});
+    }
     if (!clock_.SleepFor(wait, stop)) break;
   }
   if (stop.stopped()) {

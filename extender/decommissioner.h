@@ -73,9 +73,10 @@ class Decommissioner {
     std::string result;      // evicted | deleted | gone | claimed_elsewhere | failed | cancelled | dry_run
     int64_t grace_seconds = -1;
   };
-  // The outcome per pod for a notice (by NoticeRecord::Key()), once its evictions are sent.
+  // The outcome per pod for a notice (by NoticeRecord::Key()), once its evictions are sent
+  // and announced (the Events follow the last eviction).
   std::vector<PodOutcome> Outcomes(const std::string& key) const;
-  // Blocks (real time, bounded) until the notice's evictions are sent.
+  // Blocks (real time, bounded) until the notice's evictions are sent and announced.
   bool WaitForOutcomes(const std::string& key, absl::Duration timeout) const;
 
  private:

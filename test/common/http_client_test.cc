@@ -177,7 +177,8 @@ TEST(HttpClientTest, ConcurrentCallsAreIndependent) {
 }
 
 // Verifies max_connections caps requests in flight: with two slots, four concurrent calls
-// reach the server two at a time, and all four complete.
+// reach the server two at a time, and all four complete; a fifth that cannot get a slot
+// within its timeout fails as one.
 TEST(HttpClientTest, MaxConnectionsCapsRequestsInFlight) {
   TestServer server;
   absl::Mutex mu;
@@ -205,6 +206,12 @@ TEST(HttpClientTest, MaxConnectionsCapsRequestsInFlight) {
     mu.Await(absl::Condition(&two));
     // A third call, were it let through, would arrive within this window.
     mu.AwaitWithTimeout(absl::Condition(+[](int* c) { return *c > 2; }, &current), absl::Milliseconds(200));
+  }
+  // A call that cannot get a slot within its timeout fails as a timeout.
+  auto late = (*client)->Send({.path = "/slow", .timeout = absl::Milliseconds(50)});
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded) << late.status();
+  {
+    absl::MutexLock lock(&mu);
     open = true;
   }
   for (auto& t : calls) t.join();
