@@ -107,10 +107,13 @@ absl::StatusOr<std::string> Process::WaitForLine(const std::function<bool(absl::
   absl::MutexLock lock(&mu_);
   size_t checked = 0;
   std::optional<std::string> found;
+  // absl::Mutex may evaluate the condition more than once: each line goes to `pred` once
+  // (callers count matches), and a match stays found.
   auto match = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (found.has_value()) return true;
     for (; checked < lines_.size(); ++checked) {
       if (pred(lines_[checked])) {
-        found = lines_[checked];
+        found = lines_[checked++];
         return true;
       }
     }
