@@ -14,8 +14,8 @@ void RegisterFlags(FlagSet& f, Config& c) {
   f.Add("tls_cert_file", &c.tls_cert_file, "gRPC TLS certificate (PEM); with --tls_key_file");
   f.Add("tls_key_file", &c.tls_key_file, "gRPC TLS private key (PEM)");
   f.Add("kubeconfig", &c.kubeconfig, "kubeconfig file (default: in-cluster)").Env("KUBECONFIG");
-  f.Add("kube_qps", &c.kube_qps, "API requests per second (as kube-scheduler's clientConnection.qps; <= 0: unlimited)");
-  f.Add("kube_burst", &c.kube_burst, "API request burst (as kube-scheduler's clientConnection.burst)");
+  f.Add("kube_qps", &c.kube_qps, "API requests per second (<= 0: unlimited)");
+  f.Add("kube_burst", &c.kube_burst, "API request burst (one node's decommission of 50 executors is 150 requests)");
   f.Add("namespace", &c.namespace_, "Namespace of the risk ConfigMap (empty: do not persist)").Env("POD_NAMESPACE");
   f.Add("identity", &c.identity, "This replica's name, written into pod claims").Env("POD_NAME");
   f.Add("token_audience", &c.token_audience, "Audience the agents' tokens must carry");

@@ -21,8 +21,8 @@ struct Config {
   std::string kubeconfig;
   // API rate as client-go's QPS/Burst: binding goes through the extender (bindVerb), so match
   // kube-scheduler's clientConnection (its defaults are 50/100 too).
-  double kube_qps = 50;
-  int kube_burst = 100;
+  double kube_qps = 100;
+  int kube_burst = 300;
   std::string namespace_ = "spotguard-system";     // where the risk ConfigMap lives
   std::string identity;                            // this replica, for claims (POD_NAME)
   // Who may report
@@ -50,7 +50,7 @@ struct Config {
   absl::Duration max_grace = absl::Minutes(10);
   absl::Duration delete_fallback = absl::Seconds(10);
   bool drain = false;
-  int eviction_parallelism = 16;
+  int eviction_parallelism = 32;
   bool dry_run = false;
   std::string capture_dir;  // save scheduler requests (fixtures)
   std::string log_level = "info";
