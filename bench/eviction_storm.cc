@@ -241,7 +241,8 @@ int Main(int argc, char** argv) {
 
   // Fan-out, one node at a time, after the storm has settled (its decommissions found no
   // executors on the storm nodes).
-  PodWatch evicted(**admin, "spark-fanout", [](const Json& p) { return p["metadata"].contains("deletionTimestamp"); });
+  ObjectWatch evicted(**admin, "/api/v1/namespaces/spark-fanout/pods",
+                      [](const Json& p) { return p["metadata"].contains("deletionTimestamp"); });
   auto stub = Stubs(extender->grpc_address, 1);
   std::vector<double> watched_ms, sent_ms;
   results["fanout"] = Json::array();

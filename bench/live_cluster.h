@@ -1,6 +1,6 @@
 // Helpers for the benchmarks that drive the real control plane (bench/scheduler_throughput.cc,
 // bench/eviction_storm.cc): a realistic node mix, a parallel loop for setting clusters up, and
-// a watch that timestamps when each pod first reaches a state.
+// a watch that timestamps when each object first reaches a state.
 #pragma once
 
 #include <atomic>
@@ -48,21 +48,24 @@ inline absl::Status Parallel(int n, int threads, const std::function<absl::Statu
   return first;
 }
 
-// Records when a watch first sees each pod of a namespace satisfy `reached`.
-class PodWatch {
+// Records when a watch first sees each object of a collection (e.g. "/api/v1/nodes",
+// "/api/v1/namespaces/x/pods") satisfy `reached`. Lists in pages and keeps one timestamp per
+// object, so it stays cheap at thousands of objects (e2e::WaitForList re-checks its whole set
+// on every event).
+class ObjectWatch {
  public:
-  PodWatch(kube::KubeClient& client, const std::string& ns, std::function<bool(const e2e::Json&)> reached)
+  ObjectWatch(kube::KubeClient& client, const std::string& collection, std::function<bool(const e2e::Json&)> reached)
       : reached_(std::move(reached)),
-        reflector_(client, {.path = absl::StrCat("/api/v1/namespaces/", ns, "/pods")},
+        reflector_(client, {.path = collection},
                    {.replace = [this](std::vector<e2e::Json> items) { for (auto& p : items) Observe(p); },
                     .apply = [this](kube::WatchEvent::Type, const e2e::Json& p) { Observe(p); }}),
         thread_([this] { reflector_.Run(stop_); }) {}
-  ~PodWatch() {
+  ~ObjectWatch() {
     stop_.Stop();
     thread_.join();
   }
-  // Waits until `n` pods (of those `counts` accepts, by name) have reached the state; when
-  // each did.
+  // Waits until `n` objects (of those `counts` accepts, by name) have reached the state;
+  // when each did.
   absl::StatusOr<std::vector<absl::Time>> WaitFor(size_t n, absl::Duration timeout,
                                                   const std::function<bool(const std::string&)>& counts = nullptr) {
     absl::MutexLock lock(&mu_);
@@ -75,7 +78,7 @@ class PodWatch {
       return times.size() >= n;
     };
     if (!mu_.AwaitWithTimeout(absl::Condition(&done), timeout)) {
-      return absl::DeadlineExceededError(absl::StrCat(times.size(), " of ", n, " pods got there"));
+      return absl::DeadlineExceededError(absl::StrCat(times.size(), " of ", n, " objects got there"));
     }
     return times;
   }

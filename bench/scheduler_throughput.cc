@@ -220,7 +220,8 @@ absl::StatusOr<Run> RunConfig(e2e::ControlPlane& cp, kube::KubeClient& client, c
     return e2e::CreatePod(client, pod).status();
   });
   if (!created.ok()) return created;
-  PodWatch watch(client, ns, [](const Json& p) { return !kube::StringAt(p, {"spec", "nodeName"}).empty(); });
+  ObjectWatch watch(client, absl::StrCat("/api/v1/namespaces/", ns, "/pods"),
+                    [](const Json& p) { return !kube::StringAt(p, {"spec", "nodeName"}).empty(); });
 
   std::optional<e2e::RunningExtender> extender;
   std::unique_ptr<e2e::Process> reference;
@@ -307,13 +308,10 @@ int Main(int argc, char** argv) {
     if (!made.ok()) return fail(made);
     have = std::max(have, n);
     // kwok gives them capacity and readiness.
-    auto ready = e2e::WaitForList(**client, "/api/v1/nodes", "labelSelector=type%3Dkwok",
-                                  [&](const std::vector<Json>& nodes) {
-                                    return std::count_if(nodes.begin(), nodes.end(), [](const Json& node) {
-                                             return !kube::StringAt(node, {"status", "allocatable", "pods"}).empty();
-                                           }) >= n;
-                                  },
-                                  absl::Minutes(10));
+    ObjectWatch nodes(**client, "/api/v1/nodes", [](const Json& node) {
+      return !kube::StringAt(node, {"status", "allocatable", "pods"}).empty();
+    });
+    auto ready = nodes.WaitFor(n, absl::Minutes(10));
     if (!ready.ok()) return fail(ready.status());
     double baseline = 0;
     for (const std::string& config : o.configs) {

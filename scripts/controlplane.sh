@@ -196,7 +196,7 @@ cmd_scheduler() {
   local port; port=$(free_port)
   start kube-scheduler kube-scheduler --config "$DIR/scheduler-config.yaml" \
     --bind-address 127.0.0.1 --secure-port "$port" --v 2 \
-    --authorization-always-allow-paths /healthz,/readyz,/livez,/metrics
+    --authorization-always-allow-paths /healthz,/readyz,/livez,/metrics,/debug/pprof/*
   wait_ready kube-scheduler 60 python3 - "$port" <<'PY'
 import ssl, sys, urllib.request
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE

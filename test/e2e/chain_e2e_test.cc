@@ -6,6 +6,7 @@
 // the extender, land elsewhere. Also: a restarted extender resumes, two replicas act once.
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -211,7 +212,7 @@ TEST_F(ChainE2E, RestartedExtenderResumes) {
   auto set_allowed = [&](int allowed) {
     auto cur = admin().Get(pdbs + "/executors");
     (*cur)["status"] = {{"observedGeneration", (*cur)["metadata"]["generation"]}, {"disruptionsAllowed", allowed},
-                        {"currentHealthy", 2}, {"desiredHealthy", 2 - allowed}, {"expectedPods", 2}};
+                        {"currentHealthy", 2}, {"desiredHealthy", std::max(0, 2 - allowed)}, {"expectedPods", 2}};
     return admin().Put(pdbs + "/executors/status", *cur).status();
   };
   ASSERT_TRUE(set_allowed(0).ok());
@@ -232,7 +233,10 @@ TEST_F(ChainE2E, RestartedExtenderResumes) {
   first->process->Signal(SIGKILL);
   first->process->Wait(absl::Seconds(10));
 
-  ASSERT_TRUE(set_allowed(2).ok());
+  // Room for more than the two evictions: the API server takes from the budget before it
+  // deletes the pod, and without kube-controller-manager's disruption controller here nothing
+  // gives back what an eviction that then failed (a timeout under load) took.
+  ASSERT_TRUE(set_allowed(20).ok());
   auto second = StartExtender(cp());
   ASSERT_TRUE(second.ok()) << second.status();
   for (int i = 1; i <= 2; ++i) {
