@@ -188,9 +188,11 @@ void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
                                         {"pods", pods.size()}, {"took_s", clock_.Now() - start}});
   // The Events after the evictions: they are for people, and must not hold up an eviction
   // (nor spend the API budget before it) while the notice's seconds run out.
+  int announced = 0;
   for (size_t i = 0; i < pods.size() && !stop.stopped(); ++i) {
     const PodOutcome& o = outcomes[i];
     if (o.result != "evicted" && o.result != "deleted") continue;
+    ++announced;
     const bool deleted = o.result == "deleted";
     PodEvent(pods[i], "Normal", "SparkExecutorDecommission",
              absl::StrCat(deleted ? "Deleted" : "Evicted", " with a grace period of ", o.grace_seconds, "s: node ",
@@ -200,6 +202,7 @@ void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
                               : absl::StrCat(", not before ", kube::FormatApiTime(notice.not_before)),
                           deleted ? " (a PodDisruptionBudget blocked eviction)" : ""));
   }
+  if (announced > 0) log::Info("executor decommissions announced", {{"node", notice.node}, {"notice_id", notice.id}, {"events", announced}});
   {
     absl::MutexLock lock(&mu_);
     outcomes_[notice.Key()] = outcomes;
