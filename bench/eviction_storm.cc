@@ -177,19 +177,15 @@ int Main(int argc, char** argv) {
     return 2;
   }
   log::SetLevel(log::Level::kWarn);
-  auto fail = [](const absl::Status& s) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return 1;
-  };
 
   auto cp = e2e::ControlPlane::Start();
-  if (!cp.ok()) return fail(cp.status());
-  if (absl::Status s = e2e::ApplyExtenderRbac(**cp); !s.ok()) return fail(s);
-  if (absl::Status s = e2e::ApplyAgentRbac(**cp); !s.ok()) return fail(s);
+  if (!cp.ok()) return Fail(cp.status());
+  if (absl::Status s = e2e::ApplyExtenderRbac(**cp); !s.ok()) return Fail(s);
+  if (absl::Status s = e2e::ApplyAgentRbac(**cp); !s.ok()) return Fail(s);
   auto kcfg = kube::LoadKubeconfig((*cp)->kubeconfig());
-  if (!kcfg.ok()) return fail(kcfg.status());
+  if (!kcfg.ok()) return Fail(kcfg.status());
   auto admin = kube::KubeClient::Create(*kcfg, RealClock::Get(), {.qps = 0, .user_agent = "spotguard-bench"});
-  if (!admin.ok()) return fail(admin.status());
+  if (!admin.ok()) return Fail(admin.status());
 
   // Every node, agent and executor exists before the extender starts: its first list has them.
   std::vector<Agent> agents(o.nodes), fanout(o.fanout_runs);
@@ -200,8 +196,8 @@ int Main(int argc, char** argv) {
     agents[i] = std::move(*a);
     return absl::OkStatus();
   });
-  if (!made.ok()) return fail(made);
-  if (absl::Status s = e2e::CreateNamespace(**admin, "spark-fanout"); !s.ok()) return fail(s);
+  if (!made.ok()) return Fail(made);
+  if (absl::Status s = e2e::CreateNamespace(**admin, "spark-fanout"); !s.ok()) return Fail(s);
   made = Parallel(o.fanout_runs, 4, [&](int r) {
     e2e::NodeSpec spec = Spec(1, "fanout-");  // an EKS spot node
     spec.name = absl::StrCat("fanout-", r);
@@ -216,12 +212,12 @@ int Main(int argc, char** argv) {
           .status();
     });
   });
-  if (!made.ok()) return fail(made);
+  if (!made.ok()) return Fail(made);
   std::fprintf(stderr, "set up %d nodes and %d×%d executors in %.0f s\n", o.nodes, o.fanout_runs, o.executors,
                absl::ToDoubleSeconds(absl::Now() - setup));
 
   auto extender = e2e::StartExtender(**cp, o.extender_flags);
-  if (!extender.ok()) return fail(extender.status());
+  if (!extender.ok()) return Fail(extender.status());
 
   // Cold: every token is new to the extender (one TokenReview each), as when a whole pool is
   // reclaimed. Warm: the same agents report a second notice (stop after terminate), their
@@ -230,7 +226,7 @@ int Main(int argc, char** argv) {
   std::printf("| storm | reports | concurrency | wall (s) | reports/s | latency p50 / p99 / max (ms) |\n|---|---|---|---|---|---|\n");
   for (const auto& [pass, action] : {std::pair{"cold tokens", "terminate"}, std::pair{"cached tokens", "stop"}}) {
     auto storm = Storm(agents, extender->grpc_address, o, action);
-    if (!storm.ok()) return fail(storm.status());
+    if (!storm.ok()) return Fail(storm.status());
     results[absl::StrCat("storm_", action == std::string("terminate") ? "cold" : "cached")] = *storm;
     std::printf("| %s | %d | %d | %.2f | %.0f | %.1f / %.1f / %.1f |\n", pass, o.nodes, o.concurrency,
                 (*storm)["seconds"].get<double>(), (*storm)["reports_per_s"].get<double>(),
@@ -250,10 +246,10 @@ int Main(int argc, char** argv) {
     const std::string prefix = absl::StrCat("exec-", r, "-");
     const absl::Time t0 = absl::Now();
     grpc::Status s = Report(*stub[0], fanout[r], SpotInterruption(fanout[r].node, t0));
-    if (!s.ok()) return fail(absl::InternalError(absl::StrCat("fan-out report: ", s.error_message())));
+    if (!s.ok()) return Fail(absl::InternalError(absl::StrCat("fan-out report: ", s.error_message())));
     auto times = evicted.WaitFor(o.executors, absl::Seconds(60),
                                  [&](const std::string& name) { return absl::StartsWith(name, prefix); });
-    if (!times.ok()) return fail(absl::Status(times.status().code(), absl::StrCat("fan-out ", r, ": ", times.status().message())));
+    if (!times.ok()) return Fail(absl::Status(times.status().code(), absl::StrCat("fan-out ", r, ": ", times.status().message())));
     const double ms = absl::ToDoubleMilliseconds(*std::max_element(times->begin(), times->end()) - t0);
     watched_ms.push_back(ms);
     // The extender logs its line after the last eviction returns; wait for it briefly.

@@ -275,20 +275,16 @@ int Main(int argc, char** argv) {
   flags.Add("out", &o.out, "Write the results as JSON here");
   if (std::optional<int> exit = ParseFlags(flags, argc, argv)) return *exit;
   log::SetLevel(log::Level::kWarn);
-  auto fail = [](const absl::Status& s) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return 1;
-  };
 
   auto cp = e2e::ControlPlane::Start();
-  if (!cp.ok()) return fail(cp.status());
-  if (absl::Status s = e2e::ApplyExtenderRbac(**cp); !s.ok()) return fail(s);
+  if (!cp.ok()) return Fail(cp.status());
+  if (absl::Status s = e2e::ApplyExtenderRbac(**cp); !s.ok()) return Fail(s);
   auto kcfg = kube::LoadKubeconfig((*cp)->kubeconfig());
-  if (!kcfg.ok()) return fail(kcfg.status());
+  if (!kcfg.ok()) return Fail(kcfg.status());
   auto client = kube::KubeClient::Create(*kcfg, RealClock::Get(), {.qps = 0, .user_agent = "spotguard-bench"});
-  if (!client.ok()) return fail(client.status());
+  if (!client.ok()) return Fail(client.status());
   char tmpl[] = "/tmp/spotguard-bench-scheduler-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return fail(absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno))));
+  if (mkdtemp(tmpl) == nullptr) return Fail(absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno))));
   const std::string dir = tmpl;
 
   Json results = {{"benchmark", "scheduler_throughput"}, {"pods", o.pods}, {"runs", Json::array()}};
@@ -299,24 +295,24 @@ int Main(int argc, char** argv) {
   std::vector<int> sizes;
   for (const std::string& size : o.nodes) {
     int n = 0;
-    if (!absl::SimpleAtoi(size, &n) || n <= 0) return fail(absl::InvalidArgumentError("bad --nodes"));
+    if (!absl::SimpleAtoi(size, &n) || n <= 0) return Fail(absl::InvalidArgumentError("bad --nodes"));
     sizes.push_back(n);
   }
   std::sort(sizes.begin(), sizes.end());
   for (int n : sizes) {
     absl::Status made = Parallel(n - have, 8, [&](int i) { return e2e::CreateNode(**client, Spec(have + i)).status(); });
-    if (!made.ok()) return fail(made);
+    if (!made.ok()) return Fail(made);
     have = std::max(have, n);
     // kwok gives them capacity and readiness.
     ObjectWatch nodes(**client, "/api/v1/nodes", [](const Json& node) {
       return !kube::StringAt(node, {"status", "allocatable", "pods"}).empty();
     });
     auto ready = nodes.WaitFor(n, absl::Minutes(10));
-    if (!ready.ok()) return fail(ready.status());
+    if (!ready.ok()) return Fail(ready.status());
     double baseline = 0;
     for (const std::string& config : o.configs) {
       auto r = RunConfig(**cp, **client, o, n, config, dir);
-      if (!r.ok()) return fail(absl::Status(r.status().code(), absl::StrCat(config, " at ", n, " nodes: ", r.status().message())));
+      if (!r.ok()) return Fail(absl::Status(r.status().code(), absl::StrCat(config, " at ", n, " nodes: ", r.status().message())));
       if (config == "none") baseline = r->pods_per_s;
       const double ratio = baseline > 0 ? r->pods_per_s / baseline : 0;
       std::string handlers;

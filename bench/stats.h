@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/flags.h"
@@ -30,6 +31,12 @@ inline std::optional<int> ParseFlags(FlagSet& flags, int argc, char** argv) {
   }
   if (*parsed == FlagSet::Outcome::kExit) return 0;
   return std::nullopt;
+}
+
+// Says `s` on stderr; the exit code of a failed benchmark.
+inline int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+  return 1;
 }
 
 struct Summary {

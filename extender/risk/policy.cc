@@ -82,36 +82,31 @@ FilterResult Filter(const PodInfo& pod, const std::vector<absl::string_view>& no
       return r;
     }
   }
-  std::vector<const NodeInfo*> found;
-  snapshot.nodes->FindAll(nodes, &found);
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (i + 8 < found.size() && found[i + 8] != nullptr) __builtin_prefetch(found[i + 8]);
-    const absl::string_view name = nodes[i];
-    const NodeInfo* n = found[i];
-    if (n == nullptr) {
-      ++r.unknown;
+  snapshot.nodes->ForEach(nodes, [&](absl::string_view name, const NodeInfo* n) {
+      if (n == nullptr) {
+        ++r.unknown;
+        r.passed.push_back(name);
+        return;
+      }
+      if (n->doomed) {
+        ++r.rejected[Reason::kNotice];
+        r.unresolvable.emplace_back(name, absl::StrCat("spotguard: node has an active ", n->notice_kind,
+                                                       " notice ", n->notice_id));
+        return;
+      }
+      if (driver && n->spot) {
+        ++r.rejected[Reason::kDriverOnSpot];
+        r.unresolvable.emplace_back(name, "spotguard: Spark drivers are kept off spot nodes");
+        return;
+      }
+      if (n->risk > ceiling) {
+        ++r.rejected[Reason::kRiskCeiling];
+        r.failed.emplace_back(name, absl::StrFormat("spotguard: eviction risk %.3f exceeds the pod's ceiling %.3f",
+                                                    n->risk, ceiling));
+        return;
+      }
       r.passed.push_back(name);
-      continue;
-    }
-    if (n->doomed) {
-      ++r.rejected[Reason::kNotice];
-      r.unresolvable.emplace_back(name, absl::StrCat("spotguard: node has an active ", n->notice_kind,
-                                                     " notice ", n->notice_id));
-      continue;
-    }
-    if (driver && n->spot) {
-      ++r.rejected[Reason::kDriverOnSpot];
-      r.unresolvable.emplace_back(name, "spotguard: Spark drivers are kept off spot nodes");
-      continue;
-    }
-    if (n->risk > ceiling) {
-      ++r.rejected[Reason::kRiskCeiling];
-      r.failed.emplace_back(name, absl::StrFormat("spotguard: eviction risk %.3f exceeds the pod's ceiling %.3f",
-                                                  n->risk, ceiling));
-      continue;
-    }
-    r.passed.push_back(name);
-  }
+  });
   return r;
 }
 
@@ -140,32 +135,27 @@ PrioritizeResult Prioritize(const PodInfo& pod, const std::vector<absl::string_v
   auto share = [](const std::vector<double>& v, int id) {
     return id >= 0 && static_cast<size_t>(id) < v.size() ? v[id] : 0.0;
   };
-  std::vector<const NodeInfo*> found;
-  snapshot.nodes->FindAll(nodes, &found);
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (i + 8 < found.size() && found[i + 8] != nullptr) __builtin_prefetch(found[i + 8]);
-    const absl::string_view name = nodes[i];
-    const NodeInfo* n = found[i];
-    if (n == nullptr) {
-      ++r.unknown;
-      r.scores.emplace_back(name, 0);
-      continue;
-    }
-    if (n->doomed) {
-      r.scores.emplace_back(name, 0);
-      continue;
-    }
-    if (!n->spot) {
-      r.scores.emplace_back(name, std::clamp(config.on_demand_score, 0, 10));
-      continue;
-    }
-    int score = RiskScore(n->risk, config.risk_cap);
-    if (app != nullptr && app->total > 0) {
-      double crowding = (share(pool_share, n->pool_id) + share(zone_share, n->zone_id)) / 2;
-      score -= RoundHalfAway(config.spread_weight * crowding);
-    }
-    r.scores.emplace_back(name, std::clamp(score, 0, 10));
-  }
+  snapshot.nodes->ForEach(nodes, [&](absl::string_view name, const NodeInfo* n) {
+      if (n == nullptr) {
+        ++r.unknown;
+        r.scores.emplace_back(name, 0);
+        return;
+      }
+      if (n->doomed) {
+        r.scores.emplace_back(name, 0);
+        return;
+      }
+      if (!n->spot) {
+        r.scores.emplace_back(name, std::clamp(config.on_demand_score, 0, 10));
+        return;
+      }
+      int score = RiskScore(n->risk, config.risk_cap);
+      if (app != nullptr && app->total > 0) {
+        double crowding = (share(pool_share, n->pool_id) + share(zone_share, n->zone_id)) / 2;
+        score -= RoundHalfAway(config.spread_weight * crowding);
+      }
+      r.scores.emplace_back(name, std::clamp(score, 0, 10));
+  });
   return r;
 }
 
