@@ -13,81 +13,10 @@
 namespace spotguard::extender {
 namespace {
 
-constexpr char kNoticeAnnotation[] = "spotguard.io/notice";
-constexpr char kRebalanceLabel[] = "spotguard.io/rebalance-recommended";
 
 risk::Domains DomainsOf(const kube::NodeFacts& f) { return {f.pool, f.zone, f.instance_type}; }
 
-absl::flat_hash_map<std::string, std::string> StringMap(const Json& j) {
-  absl::flat_hash_map<std::string, std::string> out;
-  if (!j.is_object()) return out;
-  for (const auto& [k, v] : j.items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
 }  // namespace
-
-namespace {
-
-std::string Str(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-absl::StatusOr<NoticeRecord> NoticeFromJson(const std::string& node, const Json& j, const std::string& default_action) {
-  if (!j.is_object()) return absl::InvalidArgumentError("a notice is not a JSON object");
-  NoticeRecord n;
-  n.node = node;
-  n.id = Str(j, "id");
-  n.cloud = Str(j, "cloud");
-  n.kind = Str(j, "kind");
-  n.raw_action = Str(j, "rawAction");
-  n.action = Str(j, "action");
-  if (n.action.empty()) n.action = default_action;
-  auto time = [&](const char* key) {
-    auto t = kube::ParseApiTime(Str(j, key));
-    return t.ok() ? *t : absl::InfinitePast();
-  };
-  n.not_before = time("notBefore");
-  n.detected_at = time("detectedAt");
-  if (n.id.empty() || n.kind.empty()) return absl::InvalidArgumentError("a notice lacks a string id or kind");
-  return n;
-}
-
-}  // namespace
-
-std::vector<NoticeRecord> NoticesFromNode(const Json& node, std::vector<std::string>* problems) {
-  const std::string name = kube::StringAt(node, {"metadata", "name"});
-  std::vector<NoticeRecord> out;
-  const std::string record = kube::StringAt(node, {"metadata", "annotations", "spotguard.io/agent"});
-  if (!record.empty()) {
-    Json j = Json::parse(record, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("notices") && j["notices"].is_array()) {
-      for (const Json& n : j["notices"]) {
-        auto notice = NoticeFromJson(name, n, "report");
-        if (notice.ok()) {
-          out.push_back(std::move(*notice));
-        } else {
-          problems->push_back(absl::StrCat("spotguard.io/agent: ", notice.status().message()));
-        }
-      }
-      return out;
-    }
-    problems->push_back("spotguard.io/agent is not {\"notices\": [...]}");
-  }
-  const std::string text = kube::StringAt(node, {"metadata", "annotations", kNoticeAnnotation});
-  if (text.empty()) return out;
-  // The annotation exists only for nodes the agent cordoned.
-  auto notice = NoticeFromJson(name, Json::parse(text, nullptr, /*allow_exceptions=*/false), "cordon");
-  if (notice.ok()) {
-    out.push_back(std::move(*notice));
-  } else {
-    problems->push_back(absl::StrCat("spotguard.io/notice: ", notice.status().message()));
-  }
-  return out;
-}
 
 ClusterState::ClusterState(ClusterStateOptions options, Clock& clock, kube::KubeClient& kube, ExtenderMetrics& metrics)
     : options_(std::move(options)), clock_(clock), kube_(kube), metrics_(metrics), model_(options_.risk) {}
@@ -114,64 +43,61 @@ int ClusterState::IdLocked(absl::flat_hash_map<std::string, int>& ids, const std
 
 // --- Nodes -----------------------------------------------------------------------------------
 
-bool ClusterState::UpsertNodeLocked(const Json& node, std::vector<NoticeRecord>* doomed,
-                                    std::vector<NoticeRecord>* withdrawn) {
+bool ClusterState::UpsertNodeLocked(const Json& node, Changes* ch) {
   NodeEntry e;
   e.facts = kube::FactsOf(node);
-  e.rebalance = kube::StringAt(node, {"metadata", "labels", kRebalanceLabel}) == "true";
-  std::vector<std::string> problems;
+  e.rebalance = kube::StringAt(node, {"metadata", "labels", notice::kRebalanceLabel}) == "true";
+  std::vector<NoticeProblem> problems;
   std::vector<NoticeRecord> notices = NoticesFromNode(node, &problems);
-  for (const std::string& p : problems) {
-    log::Warn("ignoring a malformed notice on the node", {{"node", e.facts.name}, {"error", p}});
-  }
-  for (const NoticeRecord& n : notices) e.annotated.push_back(n.id);
+  for (const NoticeRecord& n : notices) e.annotated.emplace_back(n.id, n.detected_at);
   std::sort(e.annotated.begin(), e.annotated.end());
+  for (const NoticeProblem& p : problems) e.problems.push_back(p.message);
+  std::sort(e.problems.begin(), e.problems.end());
   auto old = nodes_.find(e.facts.name);
   if (old != nodes_.end() && old->second == e) return false;
+  for (const NoticeProblem& p : problems) {
+    if (old != nodes_.end() && std::binary_search(old->second.problems.begin(), old->second.problems.end(), p.message)) {
+      continue;  // refused already
+    }
+    metrics_.RecordNoticeRefused(p.reason, "watch");
+    log::Warn("refusing an invalid notice on the node", {{"node", e.facts.name}, {"reason", p.reason}, {"error", p.message}});
+    ch->refused.emplace_back(e.facts.name, p);
+  }
   if (old != nodes_.end()) {
     // Notices the agent no longer lists on the node are withdrawn (the durable channel).
-    for (const std::string& id : old->second.annotated) {
-      if (std::binary_search(e.annotated.begin(), e.annotated.end(), id)) continue;
-      if (auto w = WithdrawLocked(e.facts.name, id); w.has_value()) withdrawn->push_back(*w);
+    for (const auto& [id, detected_at] : old->second.annotated) {
+      bool listed = std::any_of(e.annotated.begin(), e.annotated.end(), [&](const auto& a) { return a.first == id; });
+      if (listed) continue;
+      if (auto w = registry_.Withdraw(e.facts.name, id, clock_.Now()); w.has_value()) {
+        log::Info("notice withdrawn", {{"node", w->node}, {"notice_id", w->id}, {"channel", "watch"}});
+        ch->withdrawn.push_back(std::move(*w));
+      }
     }
   }
   IdLocked(pool_ids_, e.facts.pool);
   IdLocked(zone_ids_, e.facts.zone);
   const std::string name = e.facts.name;
   nodes_[name] = std::move(e);
-  // After the node is known, so an eviction counts in its domains.
-  for (NoticeRecord& n : notices) ReportLocked(std::move(n), "watch", doomed);
+  for (NoticeRecord& n : notices) ReportLocked(std::move(n), "watch", ch);
+  // Eviction evidence heard over gRPC before the node was known counts now (once).
+  for (const NoticeRecord* n : registry_.OnNode(name)) CountEvidenceLocked(*n);
   return true;
 }
 
-void ClusterState::ForgetNodeLocked(const std::string& node) {
-  const std::string prefix = node + "/";
-  auto end = notices_.lower_bound(prefix);
-  while (end != notices_.end() && absl::StartsWith(end->first, prefix)) ++end;
-  notices_.erase(notices_.lower_bound(prefix), end);
-  for (auto it = withdrawn_.begin(); it != withdrawn_.end();) {
-    if (absl::StartsWith(*it, prefix)) {
-      withdrawn_.erase(it++);
-    } else {
-      ++it;
-    }
-  }
-}
-
 void ClusterState::ReplaceNodes(std::vector<Json> nodes) {
-  std::vector<NoticeRecord> doomed, withdrawn;
+  Changes ch;
   {
     absl::MutexLock lock(&mu_);
     absl::flat_hash_set<std::string> present;
     for (const Json& n : nodes) {
-      UpsertNodeLocked(n, &doomed, &withdrawn);
+      UpsertNodeLocked(n, &ch);
       present.insert(kube::StringAt(n, {"metadata", "name"}));
     }
     for (auto it = nodes_.begin(); it != nodes_.end();) {
       if (present.contains(it->first)) {
         ++it;
       } else {
-        ForgetNodeLocked(it->first);
+        registry_.ForgetNode(it->first);
         nodes_.erase(it++);
       }
     }
@@ -179,11 +105,11 @@ void ClusterState::ReplaceNodes(std::vector<Json> nodes) {
     PublishNodesLocked();
     PublishAppsLocked();  // pods listed before their nodes count now
   }
-  Dispatch(std::move(doomed), std::move(withdrawn));
+  Dispatch(std::move(ch));
 }
 
 void ClusterState::ApplyNode(bool deleted, const Json& node) {
-  std::vector<NoticeRecord> doomed, withdrawn;
+  Changes ch;
   {
     absl::MutexLock lock(&mu_);
     const std::string name = kube::StringAt(node, {"metadata", "name"});
@@ -193,8 +119,8 @@ void ClusterState::ApplyNode(bool deleted, const Json& node) {
     if (deleted) {
       // Its notices are over: the node is gone (as the notice said it would be).
       nodes_.erase(name);
-      ForgetNodeLocked(name);
-    } else if (!UpsertNodeLocked(node, &doomed, &withdrawn)) {
+      registry_.ForgetNode(name);
+    } else if (!UpsertNodeLocked(node, &ch)) {
       return;  // a heartbeat or status change: nothing the scheduler sees
     }
     dirty_nodes_.insert(name);
@@ -206,73 +132,98 @@ void ClusterState::ApplyNode(bool deleted, const Json& node) {
       PublishAppsLocked();
     }
   }
-  Dispatch(std::move(doomed), std::move(withdrawn));
+  Dispatch(std::move(ch));
 }
 
 // --- Notices ---------------------------------------------------------------------------------
 
-bool ClusterState::ReportLocked(NoticeRecord notice, absl::string_view channel, std::vector<NoticeRecord>* doomed) {
-  const std::string key = notice.Key();
-  if (notices_.contains(key) || withdrawn_.contains(key)) return false;
-  notice.channel = std::string(channel);
-  metrics_.RecordNoticeReceived(notice.cloud, notice.kind, channel);
-  log::Info("notice received", {{"node", notice.node}, {"notice_id", notice.id}, {"kind", notice.kind},
-                                {"cloud", notice.cloud}, {"channel", channel}, {"not_before", notice.not_before}});
-  if (notice.kind == "eviction") {
-    if (auto it = nodes_.find(notice.node); it != nodes_.end()) {
-      model_.RecordEviction(key, DomainsOf(it->second.facts), clock_.Now());
-      risk_stale_ = true;
-    }
+void ClusterState::CountEvidenceLocked(const NoticeRecord& n) {
+  if (n.kind != v1::NOTICE_KIND_EVICTION) return;
+  auto node = nodes_.find(n.node);
+  if (node == nodes_.end()) return;  // counted once the node is known
+  // One occurrence is one piece of evidence, whichever channel brought it.
+  const std::string id = absl::StrCat(n.Key(), "@", absl::ToUnixSeconds(n.detected_at));
+  if (model_.RecordEviction(id, DomainsOf(node->second.facts), clock_.Now())) risk_stale_ = true;
+}
+
+bool ClusterState::ReportLocked(NoticeRecord n, absl::string_view channel, Changes* ch) {
+  n.channel = std::string(channel);
+  const std::string node = n.node, id = n.id;
+  NoticeRegistry::Result r = registry_.Report(n, clock_.Now());
+  switch (r.outcome) {
+    case NoticeRegistry::Outcome::kDuplicate:
+      return false;
+    case NoticeRegistry::Outcome::kStale:
+      metrics_.RecordNoticeRefused("stale", channel);
+      log::Info("ignoring a notice already withdrawn", {{"node", node}, {"notice_id", id}, {"channel", channel}});
+      return false;
+    case NoticeRegistry::Outcome::kFull:
+      metrics_.RecordNoticeRefused("full", channel);
+      log::Error("refusing a notice: too many active notices", {{"node", node}, {"notice_id", id}});
+      return false;
+    case NoticeRegistry::Outcome::kChanged:
+      log::Info("notice changed", {{"node", node}, {"notice_id", id}, {"channel", channel},
+                                   {"not_before", n.not_before}, {"action", notice::ActionName(n.action)}});
+      break;
+    case NoticeRegistry::Outcome::kNew:
+      metrics_.RecordNoticeReceived(notice::CloudName(n.cloud), notice::KindName(n.kind), channel);
+      log::Info("notice received", {{"node", node}, {"notice_id", id}, {"kind", notice::KindName(n.kind)},
+                                    {"cloud", notice::CloudName(n.cloud)}, {"channel", channel},
+                                    {"not_before", n.not_before}});
+      if (r.replaced.has_value()) ch->withdrawn.push_back(std::move(*r.replaced));
+      break;
   }
-  if (notice.Dooms()) doomed->push_back(notice);
-  notices_[key] = std::move(notice);
+  const NoticeRecord& stored = *registry_.Find(n.Key());
+  CountEvidenceLocked(stored);
+  if (stored.Dooms()) ch->doomed.push_back(stored);
   return true;
 }
 
 bool ClusterState::ReportNotice(NoticeRecord notice, absl::string_view channel) {
-  std::vector<NoticeRecord> doomed;
-  bool first;
+  Changes ch;
+  bool changed;
   {
     absl::MutexLock lock(&mu_);
     const std::string node = notice.node;
-    first = ReportLocked(std::move(notice), channel, &doomed);
-    if (first) dirty_nodes_.insert(node);
+    changed = ReportLocked(std::move(notice), channel, &ch);
+    if (changed) dirty_nodes_.insert(node);
   }
-  if (first) PublishDirtyNodes();
-  Dispatch(std::move(doomed), {});
-  return first;
-}
-
-std::optional<NoticeRecord> ClusterState::WithdrawLocked(const std::string& node, const std::string& id) {
-  const std::string key = node + "/" + id;
-  auto it = notices_.find(key);
-  if (it == notices_.end()) return std::nullopt;
-  NoticeRecord n = std::move(it->second);
-  notices_.erase(it);
-  withdrawn_.insert(key);
-  log::Info("notice withdrawn", {{"node", node}, {"notice_id", id}});
-  return n;
+  if (changed) PublishDirtyNodes();
+  Dispatch(std::move(ch));
+  return changed;
 }
 
 bool ClusterState::WithdrawNotice(const std::string& node, const std::string& id) {
   std::optional<NoticeRecord> w;
   {
     absl::MutexLock lock(&mu_);
-    w = WithdrawLocked(node, id);
+    w = registry_.Withdraw(node, id, clock_.Now());
     if (w.has_value()) dirty_nodes_.insert(node);
   }
   if (!w.has_value()) return false;
+  log::Info("notice withdrawn", {{"node", node}, {"notice_id", id}, {"channel", "grpc"}});
   PublishDirtyNodes();
-  Dispatch({}, {*w});
+  Changes ch;
+  ch.withdrawn.push_back(std::move(*w));
+  Dispatch(std::move(ch));
   return true;
 }
 
 bool ClusterState::NoticeActive(const NoticeRecord& notice) const {
   absl::MutexLock lock(&mu_);
-  return notices_.contains(notice.Key());
+  return registry_.Active(notice);
 }
 
-void ClusterState::Dispatch(std::vector<NoticeRecord> doomed, std::vector<NoticeRecord> withdrawn) {
+std::vector<NoticeRecord> ClusterState::DoomingNotices() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<NoticeRecord> out;
+  for (const auto& [key, n] : registry_.active()) {
+    if (n.Dooms()) out.push_back(n);
+  }
+  return out;
+}
+
+void ClusterState::Dispatch(Changes ch) {
   {
     absl::MutexLock lock(&mu_);
     if (nodes_synced_ && pods_synced_ && !announced_sync_) {
@@ -281,40 +232,37 @@ void ClusterState::Dispatch(std::vector<NoticeRecord> doomed, std::vector<Notice
     }
     if (!(nodes_synced_ && pods_synced_)) {
       // Decommissioning needs the pods: hold the notices until both lists are in.
-      for (auto& n : doomed) held_.push_back(std::move(n));
-      doomed.clear();
+      for (auto& n : ch.doomed) held_.push_back(std::move(n));
+      ch.doomed.clear();
     } else if (!held_.empty()) {
       for (auto& n : held_) {
-        if (notices_.contains(n.Key())) doomed.insert(doomed.begin(), std::move(n));
+        if (registry_.Active(n)) ch.doomed.insert(ch.doomed.begin(), std::move(n));
       }
       held_.clear();
     }
+    metrics_.SetStateSize("notices_active", registry_.active().size());
+    metrics_.SetStateSize("notices_withdrawn", registry_.withdrawn_size());
   }
-  if (on_doomed_) {
-    for (const NoticeRecord& n : doomed) on_doomed_(n);
+  for (const auto& [node, problem] : ch.refused) {
+    absl::Status s = kube::CreateEvent(kube_,
+                                       {.object = {.kind = "Node", .name = node},
+                                        .type = "Warning",
+                                        .reason = "NoticeRefused",
+                                        .message = absl::StrCat("spotguard refused a notice on this node (", problem.reason,
+                                                                "): ", problem.message),
+                                        .component = "spotguard-extender"},
+                                       clock_.Now());
+    if (!s.ok()) log::Warn("could not create Event", {{"node", node}, {"reason", "NoticeRefused"}, {"error", s}});
   }
   if (on_withdrawn_) {
-    for (const NoticeRecord& n : withdrawn) on_withdrawn_(n);
+    for (const NoticeRecord& n : ch.withdrawn) on_withdrawn_(n);
+  }
+  if (on_doomed_) {
+    for (const NoticeRecord& n : ch.doomed) on_doomed_(n);
   }
 }
 
 // --- Pods ------------------------------------------------------------------------------------
-
-PodRef PodFrom(const Json& pod) {
-  PodRef p;
-  p.namespace_ = kube::StringAt(pod, {"metadata", "namespace"});
-  p.name = kube::StringAt(pod, {"metadata", "name"});
-  p.uid = kube::StringAt(pod, {"metadata", "uid"});
-  p.resource_version = kube::StringAt(pod, {"metadata", "resourceVersion"});
-  p.node = kube::StringAt(pod, {"spec", "nodeName"});
-  const Json& meta = pod.contains("metadata") ? pod["metadata"] : Json::object();
-  p.labels = StringMap(meta.value("labels", Json::object()));
-  p.annotations = StringMap(meta.value("annotations", Json::object()));
-  p.terminating = meta.contains("deletionTimestamp") && !meta["deletionTimestamp"].is_null();
-  std::string phase = kube::StringAt(pod, {"status", "phase"});
-  p.finished = phase == "Succeeded" || phase == "Failed";
-  return p;
-}
 
 void ClusterState::ReplacePods(std::vector<Json> pods) {
   {
@@ -335,7 +283,7 @@ void ClusterState::ReplacePods(std::vector<Json> pods) {
     ++pods_version_;
     PublishAppsLocked();
   }
-  Dispatch({}, {});  // releases notices held until the pods were known
+  Dispatch({});  // releases notices held until the pods were known
 }
 
 void ClusterState::ApplyPod(bool deleted, const Json& pod) {
@@ -359,24 +307,24 @@ void ClusterState::ApplyPod(bool deleted, const Json& pod) {
   PublishAppsLocked(changed);
 }
 
-void ClusterState::AssumeBound(const std::string& uid, const std::string& node,
-                               const absl::flat_hash_map<std::string, std::string>& labels) {
+void ClusterState::AssumeBound(const PodRef& pod) {
   absl::MutexLock lock(&mu_);
   const PodRef* bound;
-  if (auto it = pods_.find(uid); it != pods_.end()) {
+  if (auto it = pods_.find(pod.uid); it != pods_.end()) {
     if (!it->second.node.empty()) return;  // the watch was faster
-    it->second.node = node;
+    it->second.node = pod.node;
     bound = &it->second;
-  } else if (!labels.empty()) {
-    if (assumed_.size() > 10000) {  // bounded: the watch normally catches up in ms
+  } else if (!pod.labels.empty()) {
+    if (assumed_.size() >= kMaxAssumed) {  // bounded: the watch normally catches up in ms
       assumed_.clear();
       PublishAppsLocked();
     }
-    bound = &(assumed_[uid] = PodRef{.uid = uid, .node = node, .labels = labels});
+    bound = &(assumed_[pod.uid] = pod);
     IndexPodLocked(*bound);
   } else {
     return;
   }
+  metrics_.SetStateSize("assumed_pods", assumed_.size());
   ++pods_version_;
   PublishAppsLocked({AppOf(*bound)});
 }
@@ -386,6 +334,9 @@ std::vector<PodRef> ClusterState::SparkPodsOn(const std::string& node) const {
   std::vector<PodRef> out;
   for (const auto& [uid, p] : pods_) {
     if (p.node == node) out.push_back(p);
+  }
+  for (const auto& [uid, p] : assumed_) {
+    if (p.node == node && !pods_.contains(uid)) out.push_back(p);
   }
   return out;
 }
@@ -435,15 +386,14 @@ std::shared_ptr<const risk::NodeInfo> ClusterState::NodeInfoLocked(const std::st
   info->zone_id = zone_ids_.at(e.facts.zone);
   info->rebalance = e.rebalance;
   const NoticeRecord* doom = nullptr;
-  const std::string prefix = name + "/";
-  for (auto it = notices_.lower_bound(prefix); it != notices_.end() && absl::StartsWith(it->first, prefix); ++it) {
-    if (it->second.Dooms() && doom == nullptr) doom = &it->second;
-    if (it->second.kind == "rebalance") info->rebalance = true;
+  for (const NoticeRecord* n : registry_.OnNode(name)) {
+    if (n->Dooms() && doom == nullptr) doom = n;
+    if (n->kind == v1::NOTICE_KIND_REBALANCE) info->rebalance = true;
   }
   if (doom != nullptr) {
     info->doomed = true;
     info->notice_id = doom->id;
-    info->notice_kind = doom->kind;
+    info->notice_kind = std::string(notice::KindName(doom->kind));
     info->not_before = doom->not_before;
     info->risk = 1.0;
   } else if (info->spot) {
@@ -569,13 +519,20 @@ void ClusterState::PublishAppsLocked(const std::vector<std::string>& changed) {
   snapshot_ = std::move(snap);
 }
 
+void ClusterState::Resync() {
+  if (!Synced() || !on_doomed_) return;
+  // The handler is idempotent per occurrence: this only restarts work that was lost.
+  for (const NoticeRecord& n : DoomingNotices()) on_doomed_(n);
+}
+
 void ClusterState::Refresh() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
+  registry_.Prune(now);
   if (last_refresh_ != absl::InfinitePast()) {
     const absl::Duration elapsed = now - last_refresh_;
     absl::flat_hash_set<std::string> doomed;
-    for (const auto& [id, n] : notices_) {
+    for (const auto& [key, n] : registry_.active()) {
       if (n.Dooms()) doomed.insert(n.node);
     }
     for (const auto& [name, e] : nodes_) {
@@ -670,6 +627,7 @@ void ClusterState::Run(const StopSignal& stop) {
     }
     last_refresh = clock_.Now();
     Refresh();
+    Resync();
     if (clock_.Now() - last_persist >= options_.persist_every) {
       if (absl::Status s = Persist(); !s.ok()) log::Warn("cannot persist the risk history", {{"error", s}});
       last_persist = clock_.Now();

@@ -28,6 +28,8 @@
 #include "common/clock.h"
 #include "common/kube/client.h"
 #include "common/kube/node_facts.h"
+#include "extender/notice_registry.h"
+#include "extender/records.h"
 #include "extender/metrics.h"
 #include "extender/risk/model.h"
 #include "extender/risk/policy.h"
@@ -36,41 +38,6 @@
 namespace spotguard::extender {
 
 using kube::Json;
-
-// A notice as the extender knows it.
-struct NoticeRecord {
-  std::string id;
-  std::string node;
-  std::string cloud;       // azure | aws | gcp
-  std::string kind;        // eviction | maintenance | rebalance
-  std::string raw_action;  // the cloud's word
-  std::string action;      // what the agent did: cordon | label | report
-  absl::Time not_before = absl::InfinitePast();
-  absl::Time detected_at = absl::InfinitePast();
-  std::string channel;     // where it was first heard: grpc | watch
-
-  // The node is going away (or down for maintenance): its executors must go.
-  bool Dooms() const { return kind == "eviction" || (kind == "maintenance" && action == "cordon"); }
-  // Notice ids are unique per node only (every AWS node's interruption is "aws-spot-terminate"):
-  // the extender keys notices by node and id.
-  std::string Key() const { return node + "/" + id; }
-};
-
-// The notices the agent recorded on the node: every active one from its spotguard.io/agent
-// record, or (written by other tools) the single spotguard.io/notice. Malformed entries are
-// skipped with an error listed in `problems`.
-std::vector<NoticeRecord> NoticesFromNode(const Json& node, std::vector<std::string>* problems);
-
-// A Spark pod as the decommissioner needs it.
-struct PodRef {
-  std::string namespace_, name, uid, node, resource_version;
-  absl::flat_hash_map<std::string, std::string> labels, annotations;
-  bool terminating = false;  // deletionTimestamp set
-  bool finished = false;     // phase Succeeded or Failed
-};
-
-// Reads the fields above from a Pod object.
-PodRef PodFrom(const Json& pod);
 
 struct ClusterStateOptions {
   risk::RiskParams risk;
@@ -90,8 +57,9 @@ class ClusterState {
 
   ClusterState(ClusterStateOptions options, Clock& clock, kube::KubeClient& kube, ExtenderMetrics& metrics);
 
-  // Called (on the watch's or the gRPC thread) for each new notice that dooms its node —
-  // once per notice id, and only after both watches have synced. Set before Run().
+  // Called (on the watch's or the gRPC thread) for each notice that dooms its node, once it
+  // is new or changes (and again at each resync: the handler must be idempotent per
+  // occurrence), only after both watches have synced. Set before Run().
   void OnDoomed(NoticeHandler handler) { on_doomed_ = std::move(handler); }
   void OnWithdrawn(WithdrawHandler handler) { on_withdrawn_ = std::move(handler); }
 
@@ -102,17 +70,21 @@ class ClusterState {
   bool Synced() const;
   std::shared_ptr<const risk::Snapshot> snapshot() const;
 
-  // A notice from either channel. Returns true the first time this id is heard of.
+  // A notice from either channel. Returns true when it is new or changed (NoticeRegistry).
   bool ReportNotice(NoticeRecord notice, absl::string_view channel);
   // Returns true if the notice was active.
   bool WithdrawNotice(const std::string& node, const std::string& notice_id);
+  // True while this occurrence (node, id, detectedAt) is active.
   bool NoticeActive(const NoticeRecord& notice) const;
+  // The active notices that doom their node.
+  std::vector<NoticeRecord> DoomingNotices() const;
 
   // Records a binding the extender made itself, ahead of the watch (which confirms it). If
   // the watch has not delivered the pod yet, `labels` (from the scheduler's request) stand in.
-  void AssumeBound(const std::string& uid, const std::string& node,
-                   const absl::flat_hash_map<std::string, std::string>& labels);
+  void AssumeBound(const PodRef& pod);
 
+  // The Spark pods on `node`: watched, and bound by the extender but not yet watched (those
+  // have no resourceVersion).
   std::vector<PodRef> SparkPodsOn(const std::string& node) const;
   // Blocks until `pred(SparkPodsOn(node))` holds, `deadline` passes or `stop` fires.
   bool WaitForPods(const std::string& node, const std::function<bool(const std::vector<PodRef>&)>& pred,
@@ -121,8 +93,12 @@ class ClusterState {
 
   // The risk model right now (a copy), for tests and the demo's summary.
   risk::RiskModel Model() const;
-  // One refresh round (exposure, risk, metrics); Run calls it every `refresh`.
+  // One refresh round (exposure, risk, metrics, old withdrawals forgotten); Run calls it
+  // every `refresh`.
   void Refresh();
+  // Hands every dooming notice to OnDoomed again, so work lost (a failed start, a restart of
+  // the handler) is finished; Run calls it after each Refresh.
+  void Resync();
   // Merge-and-write the risk history to its ConfigMap now; Run does it every persist_every.
   absl::Status Persist();
   // Merge the persisted risk history into the model; Run does it at start.
@@ -138,20 +114,26 @@ class ClusterState {
   struct NodeEntry {
     kube::NodeFacts facts;
     bool rebalance = false;
-    std::vector<std::string> annotated;  // ids of the notices the node's annotations list, sorted
+    // The notices the node's annotations list (id, detectedAt), sorted, and the messages of
+    // the ones refused.
+    std::vector<std::pair<std::string, absl::Time>> annotated;
+    std::vector<std::string> problems;
 
     bool operator==(const NodeEntry&) const = default;
   };
+  // What one update changed, handed on outside the lock (Dispatch).
+  struct Changes {
+    std::vector<NoticeRecord> doomed, withdrawn;
+    std::vector<std::pair<std::string, NoticeProblem>> refused;  // by node
+  };
 
   // Returns whether anything the snapshot shows changed (heartbeats change nothing).
-  bool UpsertNodeLocked(const Json& node, std::vector<NoticeRecord>* doomed, std::vector<NoticeRecord>* withdrawn)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool ReportLocked(NoticeRecord notice, absl::string_view channel, std::vector<NoticeRecord>* doomed)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<NoticeRecord> WithdrawLocked(const std::string& node, const std::string& id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Forgets a node that no longer exists: its notices end, its withdrawn keys are dropped.
-  void ForgetNodeLocked(const std::string& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool UpsertNodeLocked(const Json& node, Changes* ch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns whether the notice is new or changed.
+  bool ReportLocked(NoticeRecord notice, absl::string_view channel, Changes* ch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds an eviction notice's evidence to the risk model once its node is known; once per
+  // occurrence.
+  void CountEvidenceLocked(const NoticeRecord& n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Every node's info recomputed (a sync, a refresh, new eviction evidence caught up).
   void PublishNodesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Only the infos of dirty_nodes_ recomputed; the others reused. A notice or a node update
@@ -180,8 +162,9 @@ class ClusterState {
   // Records `p` in app_pods_ (it is in pods_ or assumed_ now).
   void IndexPodLocked(const PodRef& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int IdLocked(absl::flat_hash_map<std::string, int>& ids, const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Hands doomed notices to the handler (or holds them until synced) — outside the lock.
-  void Dispatch(std::vector<NoticeRecord> doomed, std::vector<NoticeRecord> withdrawn);
+  // Hands doomed and withdrawn notices to the handlers (doomed ones held until synced) and
+  // posts a NoticeRefused Event for each refused one — outside the lock.
+  void Dispatch(Changes ch);
 
   const ClusterStateOptions options_;
   Clock& clock_;
@@ -193,11 +176,11 @@ class ClusterState {
   absl::Mutex publish_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one PublishDirtyNodes rebuild at a time
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, NodeEntry> nodes_ ABSL_GUARDED_BY(mu_);
-  // Active, by Key() ("node/id"): ordered, so one node's notices are one range.
-  absl::btree_map<std::string, NoticeRecord> notices_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<std::string> withdrawn_ ABSL_GUARDED_BY(mu_);             // Key()s never to revive
+  NoticeRegistry registry_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, PodRef> pods_ ABSL_GUARDED_BY(mu_);          // by uid
-  // Pods the extender bound before the watch delivered them, by uid (until it does).
+  // Pods the extender bound before the watch delivered them, by uid (until it does); at most
+  // kMaxAssumed.
+  static constexpr size_t kMaxAssumed = 10000;
   absl::flat_hash_map<std::string, PodRef> assumed_ ABSL_GUARDED_BY(mu_);
   // Application → uids of its pods in pods_ or assumed_. May keep uids of pods that left or
   // changed application; PublishAppsLocked(apps) drops those as it meets them.

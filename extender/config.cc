@@ -41,7 +41,11 @@ void RegisterFlags(FlagSet& f, Config& c) {
   f.Add("delete_fallback", &c.delete_fallback,
         "When a PodDisruptionBudget blocks eviction, delete this long before the deadline");
   f.Add("drain", &c.drain, "Also evict every other pod on a doomed node (not DaemonSets)");
-  f.Add("eviction_parallelism", &c.eviction_parallelism, "Evictions in flight per node");
+  f.Add("eviction_parallelism", &c.eviction_parallelism, "Evictions in flight, all notices together");
+  f.Add("decommission_lead", &c.decommission_lead,
+        "Decommission executors this long before a notice's deadline (0: --max_grace + --margin); "
+        "far-ahead notices wait until then");
+  f.Add("decommission_workers", &c.decommission_workers, "Notices decommissioned at once");
   f.Add("dry_run", &c.dry_run, "Log and count evictions instead of sending them");
   f.Add("capture_dir", &c.capture_dir, "Save the first scheduler requests here (test fixtures)");
   f.Add("log_level", &c.log_level, "debug, info, warn or error");
@@ -72,8 +76,12 @@ absl::Status Validate(const Config& c) {
     return absl::InvalidArgumentError("--keep_alive must be longer than 90s: Go's client does not retry a POST on a closed connection");
   }
   if (c.kube_qps > 0 && c.kube_burst < 1) return absl::InvalidArgumentError("--kube_burst must be >= 1");
-  if (c.http_threads < 2 || c.eviction_parallelism < 1) {
-    return absl::InvalidArgumentError("--http_threads must be >= 2 and --eviction_parallelism >= 1");
+  if (c.http_threads < 2 || c.eviction_parallelism < 1 || c.decommission_workers < 1) {
+    return absl::InvalidArgumentError(
+        "--http_threads must be >= 2, --eviction_parallelism and --decommission_workers >= 1");
+  }
+  if (c.decommission_lead < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--decommission_lead must be >= 0");
   }
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");

@@ -51,6 +51,8 @@ struct Config {
   absl::Duration delete_fallback = absl::Seconds(10);
   bool drain = false;
   int eviction_parallelism = 32;
+  absl::Duration decommission_lead = absl::ZeroDuration();  // zero: max_grace + margin
+  int decommission_workers = 4;
   bool dry_run = false;
   std::string capture_dir;  // save scheduler requests (fixtures)
   std::string log_level = "info";

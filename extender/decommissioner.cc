@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/random/random.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -15,9 +16,12 @@
 namespace spotguard::extender {
 namespace {
 
-constexpr char kDecommissioningLabel[] = "spotguard.io/decommissioning";
-constexpr char kClaimAnnotation[] = "spotguard.io/decommission-claim";
-constexpr char kDecommissionedAnnotation[] = "spotguard.io/decommissioned";
+using notice::kClaimAnnotation;
+using notice::kDecommissionedAnnotation;
+using notice::kDecommissioningLabel;
+
+// Done notices are remembered this long after their deadline (a resync then finds them done).
+constexpr absl::Duration kRememberDone = absl::Minutes(10);
 
 // The notice's deadline; without notBefore, `unknown_deadline` after first sight (Start()
 // makes sure the record has one).
@@ -51,70 +55,171 @@ int64_t GraceSeconds(const NoticeRecord& notice, absl::Time now, const Decommiss
   return absl::ToInt64Seconds(grace);
 }
 
+absl::Time StartTime(const NoticeRecord& notice, const DecommissionerOptions& o) {
+  const absl::Duration lead = o.lead > absl::ZeroDuration() ? o.lead : o.max_grace + o.margin;
+  return DeadlineOf(notice, o) - lead;
+}
+
 Decommissioner::Decommissioner(DecommissionerOptions options, Clock& clock, kube::KubeClient& kube, ClusterState& state,
                                ExtenderMetrics& metrics)
-    : options_(std::move(options)), clock_(clock), kube_(kube), state_(state), metrics_(metrics) {}
+    : options_(std::move(options)),
+      clock_(clock),
+      kube_(kube),
+      state_(state),
+      metrics_(metrics),
+      evictions_(clock, std::max(1, options_.parallelism), "evictions"),
+      notices_(clock, std::max(1, options_.workers), "decommissions") {}
 
 Decommissioner::~Decommissioner() { Stop(); }
 
 void Decommissioner::Start(const NoticeRecord& original) {
   NoticeRecord notice = original;
   if (notice.detected_at == absl::InfinitePast()) notice.detected_at = clock_.Now();
-  const std::string key = notice.Key();
-  absl::MutexLock lock(&mu_);
-  if (stop_.stopped()) return;
   // A withdrawal can overtake the start (they arrive on different threads): honour it.
-  if (cancelled_.contains(key)) return;
-  // Reap finished tasks.
-  for (auto it = tasks_.begin(); it != tasks_.end();) {
-    if (it->second.done->load()) {
-      it->second.thread.join();
-      tasks_.erase(it++);
+  if (!state_.NoticeActive(original)) return;
+  const std::string key = notice.Key();
+  const absl::Time now = clock_.Now();
+  const absl::Time at = StartTime(notice, options_);
+  uint64_t generation;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_.stopped()) return;
+    ForgetDoneLocked(now);
+    auto it = tasks_.find(key);
+    if (it != tasks_.end() && it->second.notice.detected_at == notice.detected_at) {
+      Task& t = it->second;
+      // Already at work on it, or done; or waiting for a start that has not moved.
+      if (t.state != Task::kScheduled || StartTime(t.notice, options_) == at) return;
+      t.notice = notice;
     } else {
-      ++it;
+      if (it != tasks_.end()) it->second.stop->Stop();  // an earlier occurrence
+      Task t;
+      t.notice = notice;
+      it = tasks_.insert_or_assign(key, std::move(t)).first;
+      outcomes_.erase(key);
     }
+    generation = it->second.generation = ++generation_;
+    metrics_.SetStateSize("decommissions", tasks_.size());
   }
-  if (tasks_.contains(key)) return;  // already at work on it
-  Task task;
-  auto stop = task.stop;
-  auto done = task.done;
-  task.thread = std::thread([this, notice, stop, done] {
-    Run(notice, *stop);
-    absl::MutexLock lock(&mu_);  // under the lock, so WaitIdle wakes
-    *done = true;
+  if (at > now) {
+    log::Info("decommission scheduled: the notice is far ahead",
+              {{"node", notice.node}, {"notice_id", notice.id}, {"start_at", at}, {"not_before", notice.not_before}});
+    notices_.PostAt(at, [this, key, generation] { Begin(key, generation); });
+  } else {
+    notices_.Post([this, key, generation] { Begin(key, generation); });
+  }
+}
+
+void Decommissioner::Begin(const std::string& key, uint64_t generation) {
+  NoticeRecord notice;
+  std::shared_ptr<StopSignal> stop;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = tasks_.find(key);
+    if (it == tasks_.end() || it->second.generation != generation || it->second.state != Task::kScheduled) return;
+    if (it->second.stop->stopped() || stop_.stopped()) {
+      it->second.state = Task::kDone;
+      return;
+    }
+    it->second.state = Task::kRunning;
+    notice = it->second.notice;
+    stop = it->second.stop;
+  }
+  // Withdrawn while it waited (the Cancel may have raced the schedule).
+  const bool active = state_.NoticeActive(notice);
+  if (active) Run(notice, *stop);
+  const absl::Time until = DeadlineOf(notice, options_) + absl::Minutes(1);
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || it->second.generation != generation) return;
+  it->second.forget_after = until + kRememberDone;
+  if (!active || stop->stopped() || options_.dry_run) {
+    it->second.state = Task::kDone;
+    return;
+  }
+  it->second.state = Task::kEmptying;
+  notices_.Post([this, key, until] { CheckEmpty(key, until); });
+}
+
+void Decommissioner::CheckEmpty(const std::string& key, absl::Time until) {
+  NoticeRecord notice;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = tasks_.find(key);
+    if (it == tasks_.end() || it->second.state != Task::kEmptying) return;
+    if (it->second.stop->stopped() || stop_.stopped()) {
+      it->second.state = Task::kDone;
+      return;
+    }
+    notice = it->second.notice;
+  }
+  // Done once no executor is left running on the node (or the node is gone by then).
+  std::vector<PodRef> left = state_.SparkPodsOn(notice.node);
+  const bool empty = std::none_of(left.begin(), left.end(), [this](const PodRef& p) {
+    return !p.finished && options_.executor_selector.Matches(p.labels);
   });
-  tasks_.emplace(key, std::move(task));
+  if (empty) MarkNodeDone(notice);
+  const bool again = !empty && clock_.Now() < until;
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || it->second.state != Task::kEmptying) return;
+  if (!again) {
+    it->second.state = Task::kDone;
+    return;
+  }
+  notices_.PostAt(clock_.Now() + absl::Seconds(1), [this, key, until] { CheckEmpty(key, until); });
+}
+
+void Decommissioner::ForgetDoneLocked(absl::Time now) {
+  absl::erase_if(tasks_, [&](const auto& kv) {
+    if (kv.second.state != Task::kDone || now < kv.second.forget_after) return false;
+    outcomes_.erase(kv.first);
+    return true;
+  });
 }
 
 void Decommissioner::Cancel(const NoticeRecord& notice) {
   absl::MutexLock lock(&mu_);
-  cancelled_.insert(notice.Key());
-  if (auto it = tasks_.find(notice.Key()); it != tasks_.end()) {
-    it->second.stop->Stop();
-    log::Info("decommission cancelled: the notice was withdrawn", {{"node", notice.node}, {"notice_id", notice.id}});
-  }
+  auto it = tasks_.find(notice.Key());
+  if (it == tasks_.end()) return;
+  if (notice.detected_at != absl::InfinitePast() && it->second.notice.detected_at != notice.detected_at) return;
+  if (it->second.state == Task::kDone) return;
+  it->second.stop->Stop();
+  log::Info("decommission cancelled: the notice was withdrawn", {{"node", notice.node}, {"notice_id", notice.id}});
 }
 
 void Decommissioner::Stop() {
   stop_.Stop();
-  absl::flat_hash_map<std::string, Task> tasks;
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [id, t] : tasks_) t.stop->Stop();
-    tasks.swap(tasks_);
+    for (auto& [key, t] : tasks_) t.stop->Stop();
   }
-  for (auto& [id, t] : tasks) t.thread.join();
+  notices_.Stop();  // first: a running notice waits for its evictions
+  evictions_.Stop();
 }
 
 bool Decommissioner::WaitIdle(absl::Duration timeout) const {
-  absl::MutexLock lock(&mu_);
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const auto& [id, t] : tasks_) {
-      if (!t.done->load()) return false;
+  const absl::Time end = absl::Now() + timeout;
+  while (true) {
+    bool busy;
+    {
+      absl::MutexLock lock(&mu_);
+      busy = std::any_of(tasks_.begin(), tasks_.end(), [&](const auto& kv) {
+        const Task& t = kv.second;
+        return t.state == Task::kRunning || t.state == Task::kEmptying ||
+               (t.state == Task::kScheduled && StartTime(t.notice, options_) <= clock_.Now());
+      });
     }
-    return true;
-  };
-  return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+    if (!busy && notices_.WaitIdle(absl::ZeroDuration())) return true;
+    if (absl::Now() >= end) return false;
+    notices_.WaitIdle(absl::Milliseconds(20));
+    evictions_.WaitIdle(absl::Milliseconds(20));
+  }
+}
+
+size_t Decommissioner::tasks() const {
+  absl::MutexLock lock(&mu_);
+  return tasks_.size();
 }
 
 bool Decommissioner::WaitForOutcomes(const std::string& key, absl::Duration timeout) const {
@@ -132,6 +237,17 @@ std::vector<Decommissioner::PodOutcome> Decommissioner::Outcomes(const std::stri
 std::vector<PodRef> Decommissioner::Targets(const NoticeRecord& notice) {
   std::vector<PodRef> out;
   for (PodRef& p : state_.SparkPodsOn(notice.node)) {
+    if (p.resource_version.empty() && !p.name.empty()) {
+      // Bound by this extender moments ago, not yet seen by the watch: read it.
+      auto fresh = kube_.Get(PodPath(p));
+      if (!fresh.ok()) {
+        if (!absl::IsNotFound(fresh.status())) {
+          log::Warn("cannot read a pod just bound to the node", {{"pod", p.name}, {"error", fresh.status()}});
+        }
+        continue;
+      }
+      p = PodFrom(*fresh);
+    }
     if (p.terminating || p.finished) continue;
     // Executors only; a driver that ended up here stays unless draining.
     if (!options_.executor_selector.Matches(p.labels) && !options_.drain_all) continue;
@@ -166,15 +282,14 @@ void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
             {{"node", notice.node}, {"notice_id", notice.id}, {"pods", pods.size()},
              {"grace_s", GraceSeconds(notice, start, options_)}, {"dry_run", options_.dry_run}});
   std::vector<PodOutcome> outcomes(pods.size());
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i; (i = next++) < pods.size();) outcomes[i] = DecommissionPod(notice, pods[i], stop);
-  };
-  std::vector<std::thread> workers;
-  const size_t n = std::min<size_t>(pods.size(), std::max(1, options_.parallelism));
-  for (size_t i = 1; i < n; ++i) workers.emplace_back(worker);
-  if (!pods.empty()) worker();
-  for (auto& t : workers) t.join();
+  absl::BlockingCounter pending(static_cast<int>(pods.size()));
+  for (size_t i = 0; i < pods.size(); ++i) {
+    evictions_.Post([&, i] {
+      outcomes[i] = DecommissionPod(notice, pods[i], stop);
+      pending.DecrementCount();
+    });
+  }
+  if (!pods.empty()) pending.Wait();
   int sent = 0;
   for (const PodOutcome& o : outcomes) {
     metrics_.RecordDecommission(o.result);
@@ -196,7 +311,8 @@ void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
     const bool deleted = o.result == "deleted";
     PodEvent(pods[i], "Normal", "SparkExecutorDecommission",
              absl::StrCat(deleted ? "Deleted" : "Evicted", " with a grace period of ", o.grace_seconds, "s: node ",
-                          notice.node, " has a ", notice.cloud, " ", notice.kind, " notice ", notice.id,
+                          notice.node, " has a ", notice::CloudName(notice.cloud), " ",
+                          notice::KindName(notice.kind), " notice ", notice.id,
                           notice.not_before == absl::InfinitePast()
                               ? std::string()
                               : absl::StrCat(", not before ", kube::FormatApiTime(notice.not_before)),
@@ -207,18 +323,6 @@ void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
     absl::MutexLock lock(&mu_);
     outcomes_[notice.Key()] = outcomes;
   }
-  if (stop.stopped() || options_.dry_run) return;
-  // Done once no executor is left running on the node (or the node is gone by then).
-  const absl::Time wait_until = DeadlineOf(notice, options_) + absl::Minutes(1);
-  bool empty = state_.WaitForPods(
-      notice.node,
-      [this](const std::vector<PodRef>& left) {
-        return std::none_of(left.begin(), left.end(), [this](const PodRef& p) {
-          return !p.finished && options_.executor_selector.Matches(p.labels);
-        });
-      },
-      wait_until, stop);
-  if (empty && !stop.stopped()) MarkNodeDone(notice);
 }
 
 absl::StatusOr<Decommissioner::ClaimResult> Decommissioner::Claim(const NoticeRecord& notice, const PodRef& cached) {

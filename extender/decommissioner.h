@@ -1,7 +1,8 @@
 // The Decommissioner gets a doomed node's Spark executors off it inside the notice window.
 //
-// For a notice on node N (once per notice), for every executor pod on N that is not already
-// terminating, in parallel:
+// For a notice on node N, once per occurrence (node, id, detectedAt), `lead` before its
+// deadline (at once for a notice shorter than that; a far-ahead one waits, and moves with
+// its deadline), for every executor pod on N that is not already terminating, in parallel:
 //   1. claim it: label spotguard.io/decommissioning=true and annotate
 //      spotguard.io/decommission-claim="<notice> <replica> <time>" in one patch guarded by
 //      the pod's resourceVersion — of two replicas acting on the same notice, one wins;
@@ -11,10 +12,13 @@
 //   3. a PodDisruptionBudget (429) is retried with backoff; when the deadline is near, the pod
 //      is deleted with the same grace instead; 404 means gone (done);
 //   4. an Event SparkExecutorDecommission on the pod (DecommissionFailed if all else fails).
-// A withdrawn notice stops whatever is still retrying. Once no executor is left on N, the node
-// is annotated spotguard.io/decommissioned=<notice id> (the agent may then approve an Azure
-// event early). Pods already terminating are never touched again: a restarted extender that
-// re-reads the node's annotation resumes without evicting twice.
+// A withdrawn notice stops whatever is still waiting or retrying. Once no executor is left on
+// N, the node is annotated spotguard.io/decommissioned=<notice id> (the agent may then approve
+// an Azure event early). Pods already terminating are never touched again: a restarted
+// extender that re-reads the node's annotation resumes without evicting twice.
+//
+// Threads: a fixed pool runs the notices (`workers`), another the pod evictions
+// (`parallelism`), whatever the number of notices.
 #pragma once
 
 #include <atomic>
@@ -29,6 +33,7 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/kube/client.h"
+#include "common/work_queue.h"
 #include "extender/cluster_state.h"
 #include "extender/metrics.h"
 
@@ -42,9 +47,13 @@ struct DecommissionerOptions {
   // Notices without a notBefore are treated as due this long after first sight.
   absl::Duration unknown_deadline = absl::Seconds(30);
   risk::LabelSelector executor_selector = *risk::LabelSelector::Parse("spark-role=executor");
+  // Decommission this long before the deadline; zero: max_grace + margin (an executor gets
+  // all the grace it may have).
+  absl::Duration lead = absl::ZeroDuration();
   bool drain_all = false;  // also evict every other pod on the node (not DaemonSets, not mirror pods)
   bool dry_run = false;
-  int parallelism = 16;    // evictions in flight per node
+  int workers = 4;         // notices decommissioned at once
+  int parallelism = 32;    // evictions in flight, all notices together
   std::string identity;    // this replica (pod name), written into claims
   absl::Duration stale_claim = absl::Seconds(15);  // another replica's claim this old is taken over
   BackoffPolicy retry{.initial = absl::Milliseconds(250), .max = absl::Seconds(3)};
@@ -52,6 +61,8 @@ struct DecommissionerOptions {
 
 // The grace period for an eviction `now`, as the header describes.
 int64_t GraceSeconds(const NoticeRecord& notice, absl::Time now, const DecommissionerOptions& options);
+// When decommissioning starts for `notice`: its deadline − the lead.
+absl::Time StartTime(const NoticeRecord& notice, const DecommissionerOptions& options);
 
 class Decommissioner {
  public:
@@ -59,13 +70,16 @@ class Decommissioner {
                  ExtenderMetrics& metrics);
   ~Decommissioner();
 
-  // Starts decommissioning the notice's node on a thread of its own; returns at once.
+  // Schedules decommissioning for an active notice (ClusterState::NoticeActive) at
+  // StartTime(); returns at once. Again for the same occurrence: moves a start that has not
+  // happened to the new deadline, else nothing. A later occurrence replaces an earlier one.
   void Start(const NoticeRecord& notice);
   // Stops pending work for a withdrawn notice.
   void Cancel(const NoticeRecord& notice);
   // Stops everything and joins. Idempotent.
   void Stop();
-  // Blocks (real time, bounded) until no decommission is running. For tests and benchmarks.
+  // Blocks (real time, bounded) until no decommission is due, running, or waiting for its
+  // node to empty. For tests and benchmarks.
   bool WaitIdle(absl::Duration timeout) const;
 
   struct PodOutcome {
@@ -78,15 +92,22 @@ class Decommissioner {
   std::vector<PodOutcome> Outcomes(const std::string& key) const;
   // Blocks (real time, bounded) until the notice's evictions are sent and announced.
   bool WaitForOutcomes(const std::string& key, absl::Duration timeout) const;
+  // Notices known (scheduled, running, waiting or done), for the state-size gauge.
+  size_t tasks() const;
 
  private:
   struct Task {
-    std::thread thread;
+    NoticeRecord notice;
+    enum State { kScheduled, kRunning, kEmptying, kDone } state = kScheduled;
+    uint64_t generation = 0;  // a rescheduled start leaves the old job a stale generation
     std::shared_ptr<StopSignal> stop = std::make_shared<StopSignal>();
-    std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
+    absl::Time forget_after = absl::InfiniteFuture();
   };
 
+  void Begin(const std::string& key, uint64_t generation);
   void Run(const NoticeRecord& notice, const StopSignal& stop);
+  // Marks the node once no executor is left; re-checks every second until `until`.
+  void CheckEmpty(const std::string& key, absl::Time until);
   PodOutcome DecommissionPod(const NoticeRecord& notice, const PodRef& pod, const StopSignal& stop);
   // The pod's claim for this notice: ours now, or another live replica's (until when), or
   // nobody's to take (gone, already terminating).
@@ -98,6 +119,7 @@ class Decommissioner {
   std::vector<PodRef> Targets(const NoticeRecord& notice);
   void MarkNodeDone(const NoticeRecord& notice);
   void PodEvent(const PodRef& pod, const char* type, const char* reason, const std::string& message);
+  void ForgetDoneLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const DecommissionerOptions options_;
   Clock& clock_;
@@ -108,8 +130,11 @@ class Decommissioner {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);  // by NoticeRecord::Key()
-  absl::flat_hash_set<std::string> cancelled_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::vector<PodOutcome>> outcomes_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // Last: destroyed (joined) first, while what their jobs use still exists.
+  WorkQueue evictions_;
+  WorkQueue notices_;
 };
 
 }  // namespace spotguard::extender

@@ -32,41 +32,15 @@ std::string Metadata(const grpc::ServerContext* ctx, const char* key) {
   return it == ctx->client_metadata().end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
-absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixNanos(google::protobuf::util::TimeUtil::TimestampToNanoseconds(t));
-}
-
-absl::string_view CloudName(v1::Cloud c) {
-  switch (c) {
-    case v1::CLOUD_AZURE: return "azure";
-    case v1::CLOUD_AWS: return "aws";
-    case v1::CLOUD_GCP: return "gcp";
-    default: return "unknown";
-  }
-}
-
-absl::string_view KindName(v1::NoticeKind k) {
-  switch (k) {
-    case v1::NOTICE_KIND_EVICTION: return "eviction";
-    case v1::NOTICE_KIND_MAINTENANCE: return "maintenance";
-    case v1::NOTICE_KIND_REBALANCE: return "rebalance";
-    default: return "";
-  }
-}
-
 }  // namespace
 
-NoticeRecord FromProto(const v1::ReportNoticeRequest& req) {
-  NoticeRecord n;
-  n.id = req.notice().id();
-  n.node = req.node().name();
-  n.cloud = std::string(CloudName(req.notice().cloud()));
-  n.kind = std::string(KindName(req.notice().kind()));
-  n.raw_action = req.notice().raw_action();
-  n.action = req.notice().action().empty() ? "cordon" : req.notice().action();
-  if (req.notice().has_not_before()) n.not_before = FromTimestamp(req.notice().not_before());
-  if (req.notice().has_detected_at()) n.detected_at = FromTimestamp(req.notice().detected_at());
-  return n;
+absl::StatusOr<NoticeRecord> FromProto(const v1::ReportNoticeRequest& req) {
+  auto n = notice::FromProto(req.notice());
+  if (!n.ok()) return n.status();
+  NoticeRecord r;
+  static_cast<notice::Notice&>(r) = std::move(*n);
+  r.node = req.node().name();
+  return r;
 }
 
 EvictionService::EvictionService(Authenticator& auth, ClusterState& state, ExtenderMetrics& metrics)
@@ -87,16 +61,16 @@ absl::Status EvictionService::Authorize(absl::string_view authorization, const s
 grpc::Status EvictionService::Report(absl::string_view authorization, const v1::ReportNoticeRequest& req,
                                      v1::ReportNoticeResponse* res) {
   grpc::Status out;
+  absl::StatusOr<NoticeRecord> notice = FromProto(req);
   if (req.node().name().empty()) {
     out = grpc::Status(grpc::INVALID_ARGUMENT, "node.name is required");
-  } else if (req.notice().id().empty()) {
-    out = grpc::Status(grpc::INVALID_ARGUMENT, "notice.id is required");
-  } else if (KindName(req.notice().kind()).empty()) {
-    out = grpc::Status(grpc::INVALID_ARGUMENT, "notice.kind must be EVICTION, MAINTENANCE or REBALANCE");
+  } else if (!notice.ok()) {
+    metrics_.RecordNoticeRefused(notice::RejectReason(notice.status()), "grpc");
+    out = ToGrpc(notice.status());
   } else if (absl::Status s = Authorize(authorization, req.node().name()); !s.ok()) {
     out = ToGrpc(s);
   } else {
-    res->set_first_report(state_.ReportNotice(FromProto(req), "grpc"));
+    res->set_first_report(state_.ReportNotice(std::move(*notice), "grpc"));
   }
   metrics_.RecordGrpc("ReportNotice", CodeName(out));
   if (!out.ok()) {

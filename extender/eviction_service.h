@@ -41,8 +41,8 @@ class EvictionService final : public spotguard::v1::EvictionService::Service {
   ExtenderMetrics& metrics_;
 };
 
-// NoticeRecord from the wire message.
-NoticeRecord FromProto(const spotguard::v1::ReportNoticeRequest& req);
+// The NoticeRecord of a wire message, validated by the notice contract.
+absl::StatusOr<NoticeRecord> FromProto(const spotguard::v1::ReportNoticeRequest& req);
 
 // Serves `service` on `address` ("host:port", port 0 = any); TLS when cert and key are given.
 struct GrpcServerOptions {

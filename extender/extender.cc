@@ -42,8 +42,10 @@ Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube)
                        .max_grace = c.max_grace,
                        .delete_fallback = c.delete_fallback,
                        .executor_selector = PolicyFrom(c).executor_selector,
+                       .lead = c.decommission_lead,
                        .drain_all = c.drain,
                        .dry_run = c.dry_run,
+                       .workers = c.decommission_workers,
                        .parallelism = c.eviction_parallelism,
                        .identity = c.identity.empty() ? "spotguard-extender" : c.identity},
                       clock, kube, state_, metrics_),
@@ -59,7 +61,8 @@ Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube)
              auto res = kube.Post(absl::StrCat("/api/v1/namespaces/", b.pod_namespace, "/pods/", b.pod_name, "/binding"),
                                   binding, {.max_attempts = 2});
              if (!res.ok()) return res.status();
-             state_.AssumeBound(b.pod_uid, b.node, b.labels);
+             state_.AssumeBound(
+                 {.namespace_ = b.pod_namespace, .name = b.pod_name, .uid = b.pod_uid, .node = b.node, .labels = b.labels});
              return absl::OkStatus();
            }),
       http_({.address = c.http_address,

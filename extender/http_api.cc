@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/kube/node_facts.h"
 #include "common/log.h"
 #include "extender/wire.h"
 #include "nlohmann/json.hpp"
@@ -39,7 +40,15 @@ std::pair<int, std::string> HttpApi::Filter(absl::string_view body) {
     out = {400, ErrorJson(s.message())};
   } else {
     std::shared_ptr<const risk::Snapshot> snap = snapshot_();
-    risk::FilterResult r = risk::Filter(args.pod, args.node_names, *snap, options_.policy);
+    // A node the snapshot lacks is judged by its labels when the request carries it.
+    risk::RequestSpot request_spot = [&args](absl::string_view name) -> std::optional<bool> {
+      auto it = args.node_json.find(name);
+      if (it == args.node_json.end()) return std::nullopt;
+      nlohmann::json node = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+      if (!node.is_object()) return std::nullopt;
+      return kube::FactsOf(node).capacity_type == "spot";
+    };
+    risk::FilterResult r = risk::Filter(args.pod, args.node_names, *snap, options_.policy, request_spot);
     if (!r.error.empty()) {
       out = {400, ErrorJson(r.error)};
     } else {

@@ -25,6 +25,11 @@ ExtenderMetrics::ExtenderMetrics(MetricsRegistry& r)
                    .Name("spotguard_notices_received_total")
                    .Help("Notices received, by cloud, kind and channel (grpc or watch); each notice once")
                    .Register(r.registry())),
+      refused_(prometheus::BuildCounter()
+                   .Name("spotguard_notices_refused_total")
+                   .Help("Notices refused, by reason (id, cloud, kind, action, time, not_object: invalid; stale; full) "
+                         "and channel")
+                   .Register(r.registry())),
       grpc_(prometheus::BuildCounter()
                 .Name("spotguard_extender_grpc_requests_total")
                 .Help("EvictionService calls, by method and gRPC code")
@@ -45,7 +50,19 @@ ExtenderMetrics::ExtenderMetrics(MetricsRegistry& r)
       nodes_(prometheus::BuildGauge()
                  .Name("spotguard_extender_nodes")
                  .Help("Nodes in the extender's cache, by capacity (spot, on_demand) and doomed")
-                 .Register(r.registry())) {}
+                 .Register(r.registry())),
+      state_size_(prometheus::BuildGauge()
+                      .Name("spotguard_extender_state_size")
+                      .Help("Entries in the extender's bounded maps and queues, by what they hold")
+                      .Register(r.registry())) {}
+
+void ExtenderMetrics::RecordNoticeRefused(absl::string_view reason, absl::string_view channel) {
+  refused_.Add({{"reason", std::string(reason)}, {"channel", std::string(channel)}}).Increment();
+}
+
+void ExtenderMetrics::SetStateSize(absl::string_view what, double size) {
+  state_size_.Add({{"what", std::string(what)}}).Set(size);
+}
 
 void ExtenderMetrics::RecordRequest(absl::string_view verb, int code, absl::Duration took) {
   requests_.Add({{"verb", std::string(verb)}, {"code", absl::StrCat(code)}}).Increment();

@@ -23,11 +23,16 @@ class ExtenderMetrics {
   void RecordFiltered(absl::string_view reason, int count);
   void RecordUnknownNodes(absl::string_view verb, int count);
   void RecordNoticeReceived(absl::string_view cloud, absl::string_view kind, absl::string_view channel);
+  // A notice refused: invalid (the contract's RejectReason), stale (an occurrence already
+  // withdrawn) or full (too many active), by channel.
+  void RecordNoticeRefused(absl::string_view reason, absl::string_view channel);
   void RecordGrpc(absl::string_view method, absl::string_view code);
   void RecordDecommission(absl::string_view result);
   void RecordNoticeToDecommission(absl::Duration d);
   void SetEvictionRate(absl::string_view domain_kind, absl::string_view domain, double per_hour);
   void SetNodes(int spot, int on_demand, int doomed);
+  // The size of one of the extender's bounded maps and queues (spotguard_extender_state_size).
+  void SetStateSize(absl::string_view what, double size);
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -35,11 +40,13 @@ class ExtenderMetrics {
   prometheus::Family<prometheus::Counter>& filtered_;
   prometheus::Family<prometheus::Counter>& unknown_;
   prometheus::Family<prometheus::Counter>& notices_;
+  prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Family<prometheus::Counter>& grpc_;
   prometheus::Family<prometheus::Counter>& decommissions_;
   prometheus::Histogram& notice_to_decommission_;
   prometheus::Family<prometheus::Gauge>& eviction_rate_;
   prometheus::Family<prometheus::Gauge>& nodes_;
+  prometheus::Family<prometheus::Gauge>& state_size_;
 };
 
 }  // namespace spotguard::extender

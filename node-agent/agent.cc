@@ -14,7 +14,9 @@ Agent::Agent(const Config& config, Clock& clock, kube::KubeClient& kube, Reporte
              SourceFactory make_sources)
     : config_(config), clock_(clock), kube_(kube), metrics_(metrics), make_sources_(std::move(make_sources)) {
   responder_ = std::make_unique<Responder>(
-      ResponderOptions{.node_name = config.node_name, .taint_effect = config.taint_effect, .dry_run = config.dry_run},
+      ResponderOptions{.node_name = config.node_name,
+                       .taint_effect = config.taint_effect,
+                       .dry_run = config.dry_run},
       clock, kube, reporter, metrics);
   poller_ = std::make_unique<Poller>(clock, PollerOptions{.interval = config.poll_interval}, metrics, *responder_);
 }
@@ -58,10 +60,16 @@ absl::Status Agent::Start(const StopSignal& stop) {
 }
 
 void Agent::Run(const StopSignal& stop) {
-  std::thread ack;
+  std::thread ack, resync;
   if (config_.azure_ack) ack = std::thread([&] { AcknowledgeLoop(stop); });
+  if (config_.resync_interval > absl::ZeroDuration()) {
+    resync = std::thread([&] {
+      while (clock_.SleepFor(config_.resync_interval, stop)) responder_->Resync();
+    });
+  }
   poller_->Run(stop);
   if (ack.joinable()) ack.join();
+  if (resync.joinable()) resync.join();
   responder_->Stop();
   log::Info("stopped", {{"node", config_.node_name}});
 }

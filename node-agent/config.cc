@@ -13,6 +13,8 @@ void RegisterFlags(FlagSet& f, Config& c) {
   f.Add("aws_endpoint", &c.aws_endpoint, "AWS metadata base URL (default: --imds_endpoint)");
   f.Add("gcp_endpoint", &c.gcp_endpoint, "GCP metadata base URL (default: --imds_endpoint)");
   f.Add("poll_interval", &c.poll_interval, "How often to poll the metadata service");
+  f.Add("resync_interval", &c.resync_interval,
+        "How often the node is read afresh and made to match the active notices again (0: never)");
   f.Add("extender_address", &c.extender_address, "host:port of spotguard-extender's gRPC service");
   f.Add("token_path", &c.token_path, "Projected ServiceAccount token sent to the extender");
   f.Add("kubeconfig", &c.kubeconfig, "kubeconfig file (default: in-cluster)").Env("KUBECONFIG");

@@ -15,6 +15,7 @@ struct Config {
   std::string imds_endpoint = "http://169.254.169.254";
   std::string azure_endpoint, aws_endpoint, gcp_endpoint;  // per-cloud overrides
   absl::Duration poll_interval = absl::Seconds(1);
+  absl::Duration resync_interval = absl::Minutes(5);  // node read afresh and put right
   std::string extender_address;           // host:port of the extender's gRPC service
   std::string token_path = "/var/run/secrets/spotguard/token";
   std::string kubeconfig;

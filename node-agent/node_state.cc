@@ -69,7 +69,7 @@ absl::StatusOr<NodeRecord> ReadRecord(const Json& node) {
   }
   record.cordoned = j.contains("cordoned") && j["cordoned"].is_boolean() && j["cordoned"].get<bool>();
   for (const Json& n : j["notices"]) {
-    auto notice = NoticeFromJson(n);
+    auto notice = notice::FromJson(n, Action::kReport);
     if (!notice.ok()) return notice.status();
     record.notices.push_back(std::move(*notice));
   }

@@ -26,15 +26,6 @@
 
 namespace spotguard::agent {
 
-inline constexpr char kTaintKey[] = "spotguard.io/eviction-notice";
-inline constexpr char kEvictingLabel[] = "spotguard.io/evicting";
-inline constexpr char kRebalanceLabel[] = "spotguard.io/rebalance-recommended";
-inline constexpr char kMaintenanceLabel[] = "spotguard.io/maintenance";
-inline constexpr char kNoticeAnnotation[] = "spotguard.io/notice";
-inline constexpr char kAgentAnnotation[] = "spotguard.io/agent";
-// Written by the extender once the node's executors are decommissioned (value: notice id).
-inline constexpr char kDecommissionedAnnotation[] = "spotguard.io/decommissioned";
-
 // What the agent did to the node, as kept in the spotguard.io/agent annotation.
 struct NodeRecord {
   std::vector<Notice> notices;

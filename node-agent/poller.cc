@@ -64,7 +64,7 @@ absl::Duration Poller::PollOnce(size_t i) {
       absl::MutexLock lock(&mu_);  // the Backoff draws from rng_
       wait = ps.backoff->Next();
     }
-    return std::max(wait, PollRetryAfter(result.status()));
+    return std::min(std::max(wait, PollRetryAfter(result.status())), options_.max_error_wait);
   }
   if (ps.consecutive_errors > 0) {
     log::Info("metadata poll recovered", {{"source", kind}, {"after_errors", ps.consecutive_errors}});
@@ -78,6 +78,8 @@ absl::Duration Poller::PollOnce(size_t i) {
     if (!present.emplace(n.id, true).second) continue;  // a source repeating an id
     auto it = ps.known.find(n.id);
     if (it == ps.known.end()) {
+      if (n.detected_at == absl::InfinitePast()) n.detected_at = start;
+      if (n.not_before == absl::InfinitePast()) n.not_before = notice::AssumedDeadline(n, n.detected_at);
       metrics_.RecordNotice(n);
       log::Info("new notice", {{"source", kind}, {"notice_id", n.id}, {"cloud", CloudName(n.cloud)},
                                {"kind", KindName(n.kind)}, {"raw_action", n.raw_action},
@@ -89,6 +91,7 @@ absl::Duration Poller::PollOnce(size_t i) {
     Known& k = it->second;
     k.missing = 0;
     n.detected_at = k.notice.detected_at;  // first sight stays first sight
+    if (n.not_before == absl::InfinitePast()) n.not_before = k.notice.not_before;  // and its deadline
     if (!(n == k.notice)) {
       log::Info("notice changed", {{"source", kind}, {"notice_id", n.id}, {"not_before", n.not_before}});
       k.notice = n;

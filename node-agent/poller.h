@@ -1,7 +1,13 @@
 // The Poller owns the polling of every Source: the period (with jitter), per-source backoff
-// on errors and 429s, one request in flight per source, de-duplication by notice id, and
-// deciding that a notice has been withdrawn (absent from `withdraw_after` successful polls
-// in a row — an error never withdraws anything).
+// on errors and 429s (capped at `max_error_wait`, so a notice is seen within seconds even
+// after an outage or a long Retry-After), one request in flight per source,
+// de-duplication by notice id, and deciding that a notice has been withdrawn (absent from
+// `withdraw_after` successful polls in a row — an error never withdraws anything).
+//
+// A notice keeps one identity and one deadline from first sight: when the source gives no
+// time (none given, unparseable, or an Azure event that turned Started), the deadline is the
+// one it had, or at first sight that plus the kind's minimum notice (common/notice/kinds.h).
+// A poll that shows the same notice again tells the sink nothing.
 //
 // Each source polls on its own thread, so a slow service (Azure's first call can take two
 // minutes) never delays another. What it learns goes to a NoticeSink (the Responder).
@@ -34,7 +40,9 @@ struct PollerOptions {
   absl::Duration interval = absl::Seconds(1);
   double jitter = 0.1;     // each wait is interval × U(1 − jitter, 1 + jitter)
   int withdraw_after = 2;  // successful polls without a notice before it counts as withdrawn
-  BackoffPolicy backoff{.initial = absl::Seconds(1), .max = absl::Seconds(30)};
+  BackoffPolicy backoff{.initial = absl::Seconds(1), .max = absl::Seconds(5)};
+  // The longest wait after an error, a server's Retry-After included.
+  absl::Duration max_error_wait = absl::Seconds(5);
   // /healthz fails when a source's loop has not come round for this long.
   absl::Duration stall_after = absl::Seconds(90);
 };

@@ -1,6 +1,7 @@
 #include "node-agent/responder.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -118,22 +119,21 @@ void Responder::NodeWorker() {
   absl::BitGen rng;
   Backoff backoff(options_.retry, rng);
   while (true) {
-    absl::Time deadline;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(&dirty_));
       if (stop_.stopped()) return;
       dirty_ = false;
       working_ = true;
-      // Keep trying while any pending change still matters; at least a minute.
-      deadline = clock_.Now() + absl::Minutes(1);
-      for (const Notice& n : to_announce_) deadline = std::max(deadline, DeadlineOf(n));
+      // Read the node afresh: someone may have changed it.
+      if (std::exchange(resync_, false) && !options_.dry_run) node_ = Json();
     }
-    while (!ReconcileOnce(deadline)) {
-      if (clock_.Now() >= deadline) {
-        log::Error("giving up updating the node for now; the next change retries",
-                   {{"node", options_.node_name}});
-        break;
+    // Until the node matches its notices: the cloud does not give up, and neither does the
+    // agent (a withdrawal during an API outage must still uncordon).
+    for (int attempt = 1; !ReconcileOnce(); ++attempt) {
+      if (attempt % 50 == 0) {
+        log::Error("the node still does not match its notices; retrying", {{"node", options_.node_name},
+                                                                           {"attempts", attempt}});
       }
       if (!clock_.SleepFor(backoff.Next(), stop_)) return;
       absl::MutexLock lock(&mu_);
@@ -145,7 +145,13 @@ void Responder::NodeWorker() {
   }
 }
 
-bool Responder::ReconcileOnce(absl::Time deadline) {
+void Responder::Resync() {
+  absl::MutexLock lock(&mu_);
+  resync_ = true;
+  dirty_ = true;
+}
+
+bool Responder::ReconcileOnce() {
   std::vector<Notice> active, announced, withdrawn;
   Json cached;
   {
@@ -176,7 +182,7 @@ bool Responder::ReconcileOnce(absl::Time deadline) {
         return plan.ops;
       },
       cached.is_object() && !cached.empty() ? std::optional<Json>(cached) : std::nullopt, /*max_conflicts=*/10,
-      {.max_attempts = 2, .deadline = deadline});
+      {.max_attempts = 2});
   if (!updated.ok()) {
     metrics_.RecordNodeUpdate("error");
     log::Warn("node update failed; retrying", {{"node", options_.node_name}, {"error", updated.status()}});

@@ -1,7 +1,8 @@
 // The Responder acts on what the Poller learns, on two channels at once:
 //   - the node, through the API server: one guarded JSON patch makes the node match its
 //     active notices (node_state.h: cordon, taint, labels, annotations), then an Event;
-//     retried until it lands or the notice's deadline passes;
+//     retried until it lands, however long the API server is away; on Resync() the node is
+//     read afresh and put right again (a patch only if something drifted);
 //   - the extender, over gRPC: ReportNotice / WithdrawNotice, retried with backoff until
 //     acknowledged or past the deadline (the extender is idempotent by notice id).
 // A slow or unreachable extender never delays the cordon, and vice versa.
@@ -52,6 +53,9 @@ class Responder : public NoticeSink {
 
   void OnNotice(const Notice& notice) override;
   void OnWithdrawn(const Notice& notice) override;
+  // Reads the node afresh and makes it match the active notices again (the Agent calls it
+  // every --resync_interval): drift is put right, and a patch lost in an outage is retried.
+  void Resync();
 
   // Stops retries and joins every thread. Idempotent.
   void Stop();
@@ -72,7 +76,7 @@ class Responder : public NoticeSink {
 
   void NodeWorker();
   // One reconcile attempt; true when the node matches the active notices.
-  bool ReconcileOnce(absl::Time deadline);
+  bool ReconcileOnce();
   void PostEvents(const std::vector<Notice>& announced, const std::vector<Notice>& withdrawn);
   void StartReport(const Notice& notice, bool withdraw) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReapReports() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -92,6 +96,7 @@ class Responder : public NoticeSink {
   std::vector<Notice> to_withdraw_ ABSL_GUARDED_BY(mu_);
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
   bool working_ ABSL_GUARDED_BY(mu_) = false;
+  bool resync_ ABSL_GUARDED_BY(mu_) = false;  // the next reconcile reads the node first
   Json node_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, ReportTask> reports_ ABSL_GUARDED_BY(mu_);  // by notice id
   std::vector<ReportTask> finished_ ABSL_GUARDED_BY(mu_);

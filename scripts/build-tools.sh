@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real components spotguard's tests and demo run against, from the Go module
 # proxy, into a cache keyed by version (scripts/versions.sh):
-#   kube-apiserver, kube-scheduler, kubectl  (k8s.io/kubernetes, wrapper-module technique)
+#   kube-apiserver, kube-scheduler, kube-controller-manager, kubelet, kubectl
+#                                            (k8s.io/kubernetes, wrapper-module technique)
 #   etcd                                     (go.etcd.io/etcd/server/v3)
 #   kwok                                     (sigs.k8s.io/kwok)
 #   helm                                     (helm.sh/helm/v3)
@@ -24,7 +25,8 @@ export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local CGO_ENABLED=0
 # Builds PACKAGES of a throwaway wrapper module into $TOOLS_DIR/NAME-VERSION/.
 build_module() {
   local name=$1 out="$TOOLS_DIR/$2" gomod=$3 pkgs=$4 ldflags=$5
-  if [ -f "$out/.complete" ]; then echo "build-tools: $2 cached in $out"; return; fi
+  # .complete lists the packages built: a changed list rebuilds.
+  if [ -f "$out/.complete" ] && [ "$(cat "$out/.complete")" = "$pkgs" ]; then echo "build-tools: $2 cached in $out"; return; fi
   local work; work=$(mktemp -d)
   trap 'rm -rf "$work"' RETURN
   printf '%s\n' "$gomod" > "$work/go.mod"
@@ -32,7 +34,7 @@ build_module() {
   echo "build-tools: building $2 (this takes a while the first time)"
   local start=$SECONDS
   (cd "$work" && go mod tidy >/dev/null && mkdir -p "$out.tmp" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp/" $pkgs) || return 1
-  rm -rf "$out" && mv "$out.tmp" "$out" && touch "$out/.complete"
+  rm -rf "$out" && mv "$out.tmp" "$out" && printf '%s' "$pkgs" >"$out/.complete"
   echo "build-tools: built $2 in $((SECONDS - start)) s"
 }
 
@@ -40,7 +42,8 @@ build_module() {
 # published v0.Y.Z twin (the list comes from that release's own go.mod).
 k8s_minor=${KUBERNETES_VERSION#v1.}; k8s_minor=${k8s_minor%%.*}
 staging_version="v0.${KUBERNETES_VERSION#v1.}"
-if [ ! -f "$TOOLS_DIR/kubernetes-$KUBERNETES_VERSION/.complete" ]; then
+k8s_pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl"
+if [ "$(cat "$TOOLS_DIR/kubernetes-$KUBERNETES_VERSION/.complete" 2>/dev/null)" != "$k8s_pkgs" ]; then
   k8s_gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   [ -n "$k8s_gomod" ] || { echo "build-tools: cannot download k8s.io/kubernetes@$KUBERNETES_VERSION" >&2; exit 1; }
   replaces=$(sed -n 's#^\s*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$k8s_gomod" \
@@ -53,7 +56,7 @@ go $go_directive
 require k8s.io/kubernetes $KUBERNETES_VERSION
 
 $replaces" \
-    "k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl" \
+    "$k8s_pkgs" \
     "-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$k8s_minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$k8s_minor"
 fi
 

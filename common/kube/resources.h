@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "common/kube/client.h"
 #include "common/kube/patch.h"
+#include "common/time_format.h"
 
 namespace spotguard::kube {
 
@@ -113,10 +114,10 @@ absl::StatusOr<Json> UpdateConfigMap(KubeClient& client, const Json& config_map)
 
 // --- Helpers -------------------------------------------------------------------------------------
 
-// "2026-11-22T07:45:00Z" ⇄ absl::Time, as the API writes metav1.Time.
-std::string FormatApiTime(absl::Time t);
-std::string FormatApiMicroTime(absl::Time t);
-absl::StatusOr<absl::Time> ParseApiTime(absl::string_view s);
+// "2026-11-22T07:45:00Z" ⇄ absl::Time, as the API writes metav1.Time (common/time_format.h).
+using ::spotguard::FormatApiMicroTime;
+using ::spotguard::FormatApiTime;
+using ::spotguard::ParseApiTime;
 
 // A JSON string value at a path of keys, or "" if absent or not a string.
 std::string StringAt(const Json& j, std::initializer_list<absl::string_view> keys);

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "common/kube/resources.h"
+#include "common/time_format.h"
 
 namespace spotguard::extender::risk {
 
@@ -90,8 +90,8 @@ nlohmann::json RiskModel::ToJson(absl::Time now) const {
     Entry d = Decayed(e, now);
     domains[k] = {{"evictions", d.evictions}, {"exposureHours", d.exposure_hours}};
   }
-  for (const auto& [id, t] : counted_) counted[id] = kube::FormatApiTime(t);
-  return {{"version", 1}, {"asOf", kube::FormatApiTime(now)}, {"domains", domains}, {"counted", counted}};
+  for (const auto& [id, t] : counted_) counted[id] = FormatApiTime(t);
+  return {{"version", 1}, {"asOf", FormatApiTime(now)}, {"domains", domains}, {"counted", counted}};
 }
 
 absl::StatusOr<RiskModel> RiskModel::FromJson(const nlohmann::json& j, RiskParams params) {
@@ -99,7 +99,7 @@ absl::StatusOr<RiskModel> RiskModel::FromJson(const nlohmann::json& j, RiskParam
       !j["domains"].is_object()) {
     return absl::InvalidArgumentError("risk model: not a version-1 document with a domains object");
   }
-  auto as_of = kube::ParseApiTime(kube::StringAt(j, {"asOf"}));
+  auto as_of = ParseApiTime(j.is_object() && j.contains("asOf") && j["asOf"].is_string() ? j["asOf"].get<std::string>() : "");
   if (!as_of.ok()) return absl::InvalidArgumentError(absl::StrCat("risk model: asOf: ", as_of.status().message()));
   RiskModel m(params);
   for (const auto& [k, v] : j["domains"].items()) {
@@ -111,7 +111,7 @@ absl::StatusOr<RiskModel> RiskModel::FromJson(const nlohmann::json& j, RiskParam
   }
   if (j.contains("counted") && j["counted"].is_object()) {
     for (const auto& [id, t] : j["counted"].items()) {
-      if (auto when = kube::ParseApiTime(t.is_string() ? t.get<std::string>() : ""); when.ok()) m.counted_[id] = *when;
+      if (auto when = ParseApiTime(t.is_string() ? t.get<std::string>() : ""); when.ok()) m.counted_[id] = *when;
     }
   }
   return m;

@@ -55,6 +55,7 @@ absl::string_view ReasonName(Reason r) {
     case Reason::kNotice: return "notice";
     case Reason::kDriverOnSpot: return "driver_on_spot";
     case Reason::kRiskCeiling: return "risk_ceiling";
+    case Reason::kUnknownNode: return "unknown_node";
   }
   return "unknown";
 }
@@ -70,7 +71,7 @@ int RiskScore(double p, double cap) {
 }
 
 FilterResult Filter(const PodInfo& pod, const std::vector<absl::string_view>& nodes, const Snapshot& snapshot,
-                    const PolicyConfig& config) {
+                    const PolicyConfig& config, const RequestSpot& request_spot) {
   FilterResult r;
   r.passed.reserve(nodes.size());
   const bool driver = config.driver_selector.Matches(pod.labels);
@@ -85,7 +86,20 @@ FilterResult Filter(const PodInfo& pod, const std::vector<absl::string_view>& no
   snapshot.nodes->ForEach(nodes, [&](absl::string_view name, const NodeInfo* n) {
       if (n == nullptr) {
         ++r.unknown;
-        r.passed.push_back(name);
+        if (!driver) {
+          r.passed.push_back(name);
+          return;
+        }
+        std::optional<bool> spot = request_spot ? request_spot(name) : std::nullopt;
+        if (spot == false) {
+          r.passed.push_back(name);
+        } else if (spot == true) {
+          ++r.rejected[Reason::kDriverOnSpot];
+          r.unresolvable.emplace_back(name, "spotguard: Spark drivers are kept off spot nodes");
+        } else {
+          ++r.rejected[Reason::kUnknownNode];
+          r.failed.emplace_back(name, "spotguard: node not known to spotguard yet; a Spark driver waits for it");
+        }
         return;
       }
       if (n->doomed) {

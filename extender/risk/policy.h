@@ -8,8 +8,11 @@
 //     FailedAndUnresolvable: losing the driver fails the whole job;
 //   - nodes whose risk exceeds the pod's annotation spotguard.io/max-eviction-risk (0..1) —
 //     Failed (risk changes; a later attempt may pass).
-// Nodes not in the snapshot yet pass (kube-scheduler knows them; our watch lags) and are
-// counted.
+// Nodes not in the snapshot yet (kube-scheduler knows them; our watch lags) are counted and
+// pass, except for Spark drivers: a driver never lands on a node spotguard cannot vouch for.
+// With full Nodes requests the node's own labels in the request decide (spot: unresolvable,
+// on-demand: passes); otherwise the node fails (resolvable, so kube-scheduler retries once
+// the watch has caught up).
 //
 // Prioritize scores 0..10 (kube-scheduler multiplies by the extender's weight × 10):
 //   - Spark executors on spot nodes: 10 × (1 − p / risk_cap), minus a spread penalty of up
@@ -22,6 +25,8 @@
 // executors in that node's pool and 2 of 4 in its zone loses round(4 × (0.75 + 0.5) / 2) = 3 → 5.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +34,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/notice/notice.h"
 #include "extender/risk/snapshot.h"
 
 namespace spotguard::extender::risk {
@@ -58,15 +64,15 @@ struct PolicyConfig {
   LabelSelector driver_selector = *LabelSelector::Parse("spark-role=driver");
   LabelSelector executor_selector = *LabelSelector::Parse("spark-role=executor");
   std::string app_label = "spark-app-selector";
-  std::string max_risk_annotation = "spotguard.io/max-eviction-risk";
+  std::string max_risk_annotation = notice::kMaxRiskAnnotation;
   double risk_cap = 0.2;     // p at or above which a spot node scores 0
   int on_demand_score = 5;   // executors on on-demand nodes
   int spread_weight = 4;     // most points the spread penalty takes
   bool score_all_pods = false;
 };
 
-enum class Reason { kNotice, kDriverOnSpot, kRiskCeiling };
-absl::string_view ReasonName(Reason r);  // notice | driver_on_spot | risk_ceiling
+enum class Reason { kNotice, kDriverOnSpot, kRiskCeiling, kUnknownNode };
+absl::string_view ReasonName(Reason r);  // notice | driver_on_spot | risk_ceiling | unknown_node
 
 struct FilterResult {
   std::vector<absl::string_view> passed;
@@ -77,8 +83,12 @@ struct FilterResult {
   std::string error;                          // a bad pod annotation
 };
 
+// For a node not in the snapshot: whether the request says it is spot, or nullopt when the
+// request does not carry the node.
+using RequestSpot = std::function<std::optional<bool>(absl::string_view node)>;
+
 FilterResult Filter(const PodInfo& pod, const std::vector<absl::string_view>& nodes, const Snapshot& snapshot,
-                    const PolicyConfig& config);
+                    const PolicyConfig& config, const RequestSpot& request_spot = nullptr);
 
 struct PrioritizeResult {
   std::vector<std::pair<absl::string_view, int>> scores;

@@ -30,7 +30,8 @@ absl::StatusOr<std::vector<Notice>> AwsScheduledEvents::Poll() {
       Problem("duplicate_id", absl::StrCat("AWS scheduled event ", *id, " appears twice; keeping the first"));
       continue;
     }
-    const bool goes_away = *code == "instance-stop" || *code == "instance-retirement";
+    const notice::KindPolicy* k = notice::FindKind(v1::CLOUD_AWS, *code);
+    const bool goes_away = k != nullptr && k->kind == v1::NOTICE_KIND_EVICTION;
     Notice n{.id = *id,
              .cloud = v1::CLOUD_AWS,
              .kind = goes_away ? v1::NOTICE_KIND_EVICTION : v1::NOTICE_KIND_MAINTENANCE,
@@ -44,8 +45,9 @@ absl::StatusOr<std::vector<Notice>> AwsScheduledEvents::Poll() {
     if (t.ok()) {
       n.not_before = *t;
     } else {
-      Problem("bad_time", absl::StrCat("AWS scheduled event ", *id, ": ", t.status().message(), "; acting now"));
-      n.not_before = now;
+      // The Poller gives it the kind's minimum notice from first sight.
+      Problem("bad_time", absl::StrCat("AWS scheduled event ", *id, ": ", t.status().message(),
+                                       "; assuming the minimum notice"));
     }
     out.push_back(std::move(n));
   }

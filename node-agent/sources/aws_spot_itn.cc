@@ -35,9 +35,9 @@ absl::StatusOr<std::vector<Notice>> AwsSpotItn::Poll() {
   if (t.ok()) {
     n.not_before = *t;
   } else {
+    // The Poller gives it the two minutes AWS guarantees, from first sight.
     Problem("bad_time", absl::StrCat("AWS spot instance-action time: ", t.status().message(),
                                      "; assuming the two minutes AWS guarantees"));
-    n.not_before = now + absl::Minutes(2);
   }
   return std::vector<Notice>{std::move(n)};
 }

@@ -17,19 +17,6 @@ const HttpHeaders kMetadataHeader = {{"Metadata", "true"}};
 // A stale document this many times in a row becomes the new baseline (the service restarted).
 constexpr int kStaleDocumentsTolerated = 3;
 
-struct EventType {
-  const char* name;
-  v1::NoticeKind kind;
-  absl::Duration min_notice;  // Azure's documented minimum: our guess when NotBefore is bad
-};
-
-constexpr EventType kEventTypes[] = {
-    {"Preempt", v1::NOTICE_KIND_EVICTION, absl::Seconds(30)},
-    {"Terminate", v1::NOTICE_KIND_EVICTION, absl::Minutes(5)},
-    {"Redeploy", v1::NOTICE_KIND_MAINTENANCE, absl::Minutes(10)},
-    {"Reboot", v1::NOTICE_KIND_MAINTENANCE, absl::Minutes(15)},
-    {"Freeze", v1::NOTICE_KIND_MAINTENANCE, absl::Minutes(15)},
-};
 
 }  // namespace
 
@@ -120,10 +107,7 @@ absl::StatusOr<std::vector<Notice>> AzureScheduledEvents::Poll() {
       Problem("duplicate_id", absl::StrCat("Azure event ", *id, " appears twice; keeping the first"));
       continue;
     }
-    const EventType* et = nullptr;
-    for (const auto& t : kEventTypes) {
-      if (*type == t.name) et = &t;
-    }
+    const notice::KindPolicy* et = notice::FindKind(v1::CLOUD_AZURE, *type);
     if (et == nullptr) {
       Problem("unknown_type", absl::StrCat("Azure event ", *id, " has unknown EventType '", *type, "'; ignored"));
       continue;
@@ -136,17 +120,17 @@ absl::StatusOr<std::vector<Notice>> AzureScheduledEvents::Poll() {
              .description = StringField(e, "Description").value_or(""),
              .source = std::string(Kind()),
              .acknowledgeable = options_.acknowledge};
+    // Once Started, NotBefore is empty: the Poller keeps the deadline the notice had.
     std::string status = StringField(e, "EventStatus").value_or("Scheduled");
     std::string not_before = StringField(e, "NotBefore").value_or("");
-    if (status == "Started" || not_before.empty()) {
-      n.not_before = now;  // happening now
-    } else if (auto t = ParseRfc1123(not_before); t.ok()) {
-      n.not_before = *t;
-    } else {
-      // Keep the notice: act on Azure's minimum notice for the type, the safe guess.
-      Problem("bad_time", absl::StrCat("Azure event ", *id, ": NotBefore ", t.status().message(),
-                                       "; assuming the minimum notice for ", *type));
-      n.not_before = now + et->min_notice;
+    if (status != "Started" && !not_before.empty()) {
+      if (auto t = ParseRfc1123(not_before); t.ok()) {
+        n.not_before = *t;
+      } else {
+        // Keep the notice: the Poller gives it the minimum notice for the type, the safe guess.
+        Problem("bad_time", absl::StrCat("Azure event ", *id, ": NotBefore ", t.status().message(),
+                                         "; assuming the minimum notice for ", *type));
+      }
     }
     if (*type == "Reboot") {
       n.action = options_.reboot_action;

@@ -47,8 +47,16 @@ Json WithNotice(Json node, const std::string& id) {
 }
 
 NoticeRecord Grpc(const std::string& id, const std::string& node) {
-  return {.id = id, .node = node, .cloud = "azure", .kind = "eviction", .raw_action = "Preempt", .action = "cordon",
-          .not_before = absl::FromUnixSeconds(1'800'000'030), .detected_at = absl::FromUnixSeconds(1'800'000'000)};
+  NoticeRecord n;
+  n.id = id;
+  n.node = node;
+  n.cloud = v1::CLOUD_AZURE;
+  n.kind = v1::NOTICE_KIND_EVICTION;
+  n.raw_action = "Preempt";
+  n.action = notice::Action::kCordon;
+  n.not_before = absl::FromUnixSeconds(1'800'000'030);
+  n.detected_at = absl::FromUnixSeconds(1'800'000'000);
+  return n;
 }
 
 struct Harness {
@@ -108,12 +116,12 @@ TEST(ClusterStateTest, HeldUntilSyncedAndSignalsDoNotDoom) {
   h.state->ReplacePods({});
   EXPECT_EQ(h.doomed, std::vector<std::string>{"n-1@spot-1/watch"});
   NoticeRecord rebalance = Grpc("aws-rebalance", "spot-2");
-  rebalance.kind = "rebalance";
-  rebalance.action = "label";
+  rebalance.kind = v1::NOTICE_KIND_REBALANCE;
+  rebalance.action = notice::Action::kLabel;
   EXPECT_TRUE(h.state->ReportNotice(rebalance, "grpc"));
   NoticeRecord freeze = Grpc("freeze-1", "spot-2");
-  freeze.kind = "maintenance";
-  freeze.action = "label";
+  freeze.kind = v1::NOTICE_KIND_MAINTENANCE;
+  freeze.action = notice::Action::kLabel;
   EXPECT_TRUE(h.state->ReportNotice(freeze, "grpc"));
   EXPECT_EQ(h.doomed.size(), 1u);
   const risk::NodeInfo* n2 = h.state->snapshot()->Node("spot-2");
@@ -258,19 +266,21 @@ TEST(ClusterStateTest, AgentRecordListsEveryActiveNotice) {
   EXPECT_EQ(h.doomed, (std::vector<std::string>{"m-1@n/watch", "e-1@n/watch"}));
 }
 
-// Verifies malformed notice annotations are skipped, not fatal.
+// Verifies malformed notice annotations are refused with a reason, not fatal.
 TEST(ClusterStateTest, MalformedAnnotationsSkipped) {
-  std::vector<std::string> problems;
+  std::vector<NoticeProblem> problems;
   Json node = AksSpot("n", "p", "z");
   node["metadata"]["annotations"]["spotguard.io/notice"] = R"({"id": 5, "kind": null, "notBefore": 7})";
   EXPECT_TRUE(NoticesFromNode(node, &problems).empty());
   EXPECT_EQ(problems.size(), 1u);
-  node["metadata"]["annotations"]["spotguard.io/agent"] = R"({"notices": [{"id": "ok", "kind": "eviction"}, 3, {"id": []}]})";
+  node["metadata"]["annotations"]["spotguard.io/agent"] = R"({"notices": [{"id": "ok", "cloud": "aws", "kind": "eviction"}, 3, {"id": []}]})";
   problems.clear();
   auto notices = NoticesFromNode(node, &problems);
   ASSERT_EQ(notices.size(), 1u);
   EXPECT_EQ(notices[0].id, "ok");
-  EXPECT_EQ(problems.size(), 2u);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].reason, "not_object");
+  EXPECT_EQ(problems[1].reason, "cloud");
   Harness h;
   h.state->ReplaceNodes({node});  // does not throw
   h.state->ReplacePods({});
@@ -284,14 +294,15 @@ TEST(ClusterStateTest, AssumedBindingsCountAtOnce) {
   h.state->ReplaceNodes({AksSpot("a", "p1", "z1")});
   h.state->ReplacePods({});
   Json pod = Executor("e1", "", "app");
-  h.state->AssumeBound("uid-e1", "a", {{"spark-role", "executor"}, {"spark-app-selector", "app"}});
+  h.state->AssumeBound({.namespace_ = "spark", .name = "e1", .uid = "uid-e1", .node = "a",
+                        .labels = {{"spark-role", "executor"}, {"spark-app-selector", "app"}}});
   ASSERT_NE(h.state->snapshot()->App("app"), nullptr);
   EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
   h.state->ApplyPod(false, pod);  // the watch: created, not yet seen bound
   EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
   h.state->ApplyPod(false, Executor("e1", "a", "app"));  // and bound
   EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
-  h.state->AssumeBound("uid-unknown", "a", {});  // not a Spark pod we know of: ignored
+  h.state->AssumeBound({.uid = "uid-unknown", .node = "a"});  // not a Spark pod we know of: ignored
   EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
 }
 
@@ -346,7 +357,7 @@ TEST(ClusterStateTest, NoticeRepublishesItsNodeNowAndItsDomainAfter) {
   auto b_before = h.state->snapshot()->nodes->Find("b");
   h.state->ReportNotice(Grpc("n-1", "a"), "grpc");
   NoticeRecord rebalance = Grpc("r-1", "c");
-  rebalance.kind = "rebalance";
+  rebalance.kind = v1::NOTICE_KIND_REBALANCE;
   h.state->ReportNotice(rebalance, "grpc");
   auto snap = h.state->snapshot();
   EXPECT_TRUE(snap->Node("a")->doomed);
@@ -378,6 +389,77 @@ TEST(ClusterStateTest, PodsBeforeNodes) {
   h.state->ReplaceNodes({AksSpot("a", "p1", "z1")});
   ASSERT_NE(h.state->snapshot()->App("app"), nullptr);
   EXPECT_EQ(h.state->snapshot()->App("app")->total, 1);
+}
+
+// Verifies a notice the contract refuses (a kind outside the vocabulary) is not acted on
+// silently: it is counted, logged and announced with a NoticeRefused Event, once.
+TEST(ClusterStateTest, RefusedAnnotationCountedAndAnnounced) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("n", "p", "z")});
+  h.state->ReplacePods({});
+  Json node = AksSpot("n", "p", "z");
+  node["metadata"]["annotations"]["spotguard.io/notice"] =
+      R"({"id": "x-1", "cloud": "azure", "kind": "nap", "notBefore": "2027-01-15T08:00:30Z"})";
+  h.state->ApplyNode(false, node);
+  h.state->ApplyNode(false, node);  // the same update again (a resync): not counted twice
+  EXPECT_TRUE(h.doomed.empty());
+  EXPECT_FALSE(h.state->snapshot()->Node("n")->doomed);
+  EXPECT_TRUE(absl::StrContains(h.registry.Serialize(),
+                                R"(spotguard_notices_refused_total{channel="watch",reason="kind"} 1)"));
+  int events = 0;
+  for (const Json& e : h.api.Events()) events += e["reason"] == "NoticeRefused";
+  EXPECT_EQ(events, 1);
+}
+
+// Verifies a notice that comes back after its withdrawal (same node and id, later first
+// sight) is acted on again, while a late report of the withdrawn one is not.
+TEST(ClusterStateTest, RecurringNoticeActedOnAgain) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("n", "p", "z")});
+  h.state->ReplacePods({});
+  NoticeRecord first = Grpc("aws-spot-stop", "n");
+  EXPECT_TRUE(h.state->ReportNotice(first, "grpc"));
+  EXPECT_TRUE(h.state->WithdrawNotice("n", "aws-spot-stop"));
+  EXPECT_FALSE(h.state->ReportNotice(first, "grpc"));  // a retry that arrived late
+  NoticeRecord again = first;
+  again.detected_at = first.detected_at + absl::Minutes(10);
+  again.not_before = again.detected_at + absl::Minutes(2);
+  EXPECT_TRUE(h.state->ReportNotice(again, "grpc"));
+  EXPECT_EQ(h.doomed, (std::vector<std::string>{"aws-spot-stop@n/grpc", "aws-spot-stop@n/grpc"}));
+  EXPECT_TRUE(h.state->snapshot()->Node("n")->doomed);
+  EXPECT_TRUE(h.state->NoticeActive(again));
+  EXPECT_FALSE(h.state->NoticeActive(first));
+  EXPECT_TRUE(absl::StrContains(h.registry.Serialize(),
+                                R"(spotguard_notices_refused_total{channel="grpc",reason="stale"} 1)"));
+  // Both occurrences are evidence.
+  EXPECT_DOUBLE_EQ(h.state->Model().State("pool/p", h.clock.Now()).evictions, 2);
+}
+
+// Verifies eviction evidence reported over gRPC before the node watch knew the node counts
+// once the node arrives, and only once when the annotation brings the same notice.
+TEST(ClusterStateTest, EvidenceCountedOnceWhicheverChannelFirst) {
+  Harness h;
+  h.state->ReplaceNodes({});
+  h.state->ReplacePods({});
+  EXPECT_TRUE(h.state->ReportNotice(Grpc("n-1", "late"), "grpc"));
+  h.state->ApplyNode(false, WithNotice(AksSpot("late", "p", "z"), "n-1"));
+  EXPECT_DOUBLE_EQ(h.state->Model().State("pool/p", h.clock.Now()).evictions, 1);
+  h.state->ApplyNode(false, WithNotice(AksSpot("late", "p", "z2"), "n-1"));
+  EXPECT_DOUBLE_EQ(h.state->Model().State("pool/p", h.clock.Now()).evictions, 1);
+}
+
+// Verifies pods the extender bound but the watch has not delivered are on their node for
+// the decommissioner.
+TEST(ClusterStateTest, AssumedPodsAreOnTheirNode) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("a", "p", "z")});
+  h.state->ReplacePods({});
+  h.state->AssumeBound({.namespace_ = "spark", .name = "e9", .uid = "uid-e9", .node = "a",
+                        .labels = {{"spark-role", "executor"}, {"spark-app-selector", "app"}}});
+  auto pods = h.state->SparkPodsOn("a");
+  ASSERT_EQ(pods.size(), 1u);
+  EXPECT_EQ(pods[0].name, "e9");
+  EXPECT_EQ(pods[0].namespace_, "spark");
 }
 
 }  // namespace

@@ -22,8 +22,16 @@ Json Pod(const std::string& name, const std::string& node, const std::string& ro
 }
 
 NoticeRecord Notice(absl::Duration left = absl::Seconds(60)) {
-  return {.id = "n-1", .node = "doomed", .cloud = "aws", .kind = "eviction", .raw_action = "terminate",
-          .action = "cordon", .not_before = kNow + left, .detected_at = kNow};
+  NoticeRecord n;
+  n.id = "n-1";
+  n.node = "doomed";
+  n.cloud = v1::CLOUD_AWS;
+  n.kind = v1::NOTICE_KIND_EVICTION;
+  n.raw_action = "terminate";
+  n.action = notice::Action::kCordon;
+  n.not_before = kNow + left;
+  n.detected_at = kNow;
+  return n;
 }
 
 struct Harness {
@@ -52,8 +60,13 @@ struct Harness {
     }
     state.ReplacePods(seen);
   }
-  std::map<std::string, Decommissioner::PodOutcome> Run(const NoticeRecord& n = Notice()) {
+  // The notice is active in the state (as the extender's wiring makes it) and started.
+  void Start(const NoticeRecord& n) {
+    state.ReportNotice(n, "grpc");
     decom->Start(n);
+  }
+  std::map<std::string, Decommissioner::PodOutcome> Run(const NoticeRecord& n = Notice()) {
+    Start(n);
     EXPECT_TRUE(decom->WaitForOutcomes(n.Key(), absl::Seconds(10)));
     std::map<std::string, Decommissioner::PodOutcome> out;
     for (auto& o : decom->Outcomes(n.Key())) out[o.pod] = o;
@@ -146,7 +159,7 @@ TEST(DecommissionerTest, CancelStopsRetries) {
     if (absl::EndsWith(r.path, "/eviction")) return HttpResponse{.status = 429, .body = R"({"kind":"Status"})"};
     return std::nullopt;
   });
-  h.decom->Start(Notice(absl::Minutes(10)));
+  h.Start(Notice(absl::Minutes(5)));
   ASSERT_TRUE(h.clock.WaitForSleepers(1));
   h.decom->Cancel(Notice());
   ASSERT_TRUE(h.decom->WaitForOutcomes(Notice().Key(), absl::Seconds(10)));
@@ -154,6 +167,8 @@ TEST(DecommissionerTest, CancelStopsRetries) {
   // A start that arrives after the withdrawal does nothing.
   NoticeRecord late = Notice();
   late.id = "n-2";
+  h.state.ReportNotice(late, "grpc");
+  h.state.WithdrawNotice(late.node, late.id);
   h.decom->Cancel(late);
   h.decom->Start(late);
   EXPECT_FALSE(h.decom->WaitForOutcomes(late.Key(), absl::Milliseconds(100)));
@@ -193,6 +208,60 @@ TEST(DecommissionerTest, MarksNodeWhenExecutorsGone) {
   h.state.ApplyPod(/*deleted=*/true, Pod("e1", "doomed", "executor"));
   ASSERT_TRUE(h.decom->WaitIdle(absl::Seconds(10)));
   EXPECT_EQ((*h.api.Get("/api/v1/nodes/doomed"))["metadata"]["annotations"]["spotguard.io/decommissioned"], "n-1");
+}
+
+// Verifies a far-ahead notice (an AWS retirement three days away) evicts nothing until the
+// lead before its deadline, then gives the executors all the grace they may have.
+TEST(DecommissionerTest, FarAheadWaitsForTheLead) {
+  Harness h({}, /*auto_advance=*/false);
+  h.Pods({Pod("e1", "doomed", "executor")});
+  NoticeRecord n = Notice(absl::Hours(72));
+  h.Start(n);
+  ASSERT_TRUE(h.clock.WaitForSleepers(1));  // the schedule's timer
+  EXPECT_EQ(h.api.Count("POST", "/eviction"), 0);
+  EXPECT_EQ(StartTime(n, {}), n.not_before - absl::Minutes(10) - absl::Seconds(5));
+  h.clock.SetTime(StartTime(n, {}) - absl::Seconds(1));
+  ASSERT_TRUE(h.clock.WaitForSleepers(1));
+  EXPECT_EQ(h.api.Count("POST", "/eviction"), 0);
+  h.clock.SetTime(StartTime(n, {}));
+  ASSERT_TRUE(h.decom->WaitForOutcomes(n.Key(), absl::Seconds(10)));
+  EXPECT_EQ(h.decom->Outcomes(n.Key())[0].result, "evicted");
+  EXPECT_EQ(h.Grace("e1"), 600);
+}
+
+// Verifies a far-ahead notice withdrawn before its time evicts nothing, and one whose
+// deadline moves is started at the new time.
+TEST(DecommissionerTest, FarAheadWithdrawnOrMoved) {
+  Harness h({}, /*auto_advance=*/false);
+  h.Pods({Pod("e1", "doomed", "executor")});
+  NoticeRecord n = Notice(absl::Hours(1));
+  h.Start(n);
+  NoticeRecord moved = n;
+  moved.not_before = n.not_before + absl::Hours(1);
+  h.state.ReportNotice(moved, "grpc");
+  h.decom->Start(moved);
+  h.clock.SetTime(StartTime(n, {}) + absl::Seconds(1));
+  ASSERT_TRUE(h.clock.WaitForSleepers(1));
+  EXPECT_FALSE(h.decom->WaitForOutcomes(n.Key(), absl::Milliseconds(50)));
+  h.state.WithdrawNotice(n.node, n.id);
+  h.decom->Cancel(n);
+  h.clock.SetTime(StartTime(moved, {}) + absl::Seconds(1));
+  EXPECT_FALSE(h.decom->WaitForOutcomes(n.Key(), absl::Milliseconds(50)));
+  EXPECT_EQ(h.api.Count("POST", "/eviction"), 0);
+}
+
+// Verifies a node's executors bound by the extender but not yet seen by the watch are
+// decommissioned too.
+TEST(DecommissionerTest, IncludesPodsBoundAheadOfTheWatch) {
+  Harness h;
+  h.Pods({Pod("e1", "doomed", "executor")});
+  Json bound = Pod("e2", "doomed", "executor");
+  h.api.Put("/api/v1/namespaces/spark/pods/e2", bound);
+  h.state.AssumeBound({.namespace_ = "spark", .name = "e2", .uid = "uid-e2", .node = "doomed",
+                       .labels = {{"spark-role", "executor"}, {"spark-app-selector", "app"}}});
+  auto out = h.Run();
+  EXPECT_EQ(out["spark/e1"].result, "evicted");
+  EXPECT_EQ(out["spark/e2"].result, "evicted");
 }
 
 // Verifies the grace period arithmetic and its bounds.

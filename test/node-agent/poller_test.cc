@@ -115,18 +115,55 @@ TEST(PollerTest, ErrorsBackOffAndNeverWithdraw) {
   EXPECT_EQ(h.poller.PollOnce(0), absl::Seconds(1));
   std::vector<absl::Duration> waits;
   for (int i = 0; i < 5; ++i) waits.push_back(h.poller.PollOnce(0));
-  EXPECT_EQ(waits, (std::vector<absl::Duration>{absl::Seconds(1), absl::Seconds(2), absl::Seconds(4), absl::Seconds(8),
-                                                 absl::Seconds(8)}));
+  // Capped at max_error_wait (5 s) although the backoff allows 8 s: a notice is still seen
+  // within seconds of the service coming back.
+  EXPECT_EQ(waits, (std::vector<absl::Duration>{absl::Seconds(1), absl::Seconds(2), absl::Seconds(4), absl::Seconds(5),
+                                                 absl::Seconds(5)}));
   EXPECT_EQ(h.poller.PollOnce(0), absl::Seconds(1));  // recovered: back to the interval
   EXPECT_EQ(h.sink.log(), std::vector<std::string>{"notice:a"});
   EXPECT_TRUE(absl::StrContains(h.registry.Serialize(),
                                 R"(spotguard_agent_poll_errors_total{reason="server_error",source="scripted"} 5)"));
 }
 
-// Verifies a 429's Retry-After is honoured when longer than the backoff.
-TEST(PollerTest, ThrottledWaitsRetryAfter) {
-  Harness h({PollError("throttled", "HTTP 429", absl::Seconds(20))});
-  EXPECT_EQ(h.poller.PollOnce(0), absl::Seconds(20));
+// Verifies a 429's Retry-After is honoured when longer than the backoff, up to the cap: a
+// Retry-After of minutes would outlast Azure's 30 s Preempt notice.
+TEST(PollerTest, ThrottledWaitsRetryAfterUpToTheCap) {
+  Harness h({PollError("throttled", "HTTP 429", absl::Seconds(3)), PollError("throttled", "HTTP 429", absl::Seconds(300))});
+  EXPECT_EQ(h.poller.PollOnce(0), absl::Seconds(3));
+  EXPECT_EQ(h.poller.PollOnce(0), absl::Seconds(5));
+}
+
+// Verifies a notice whose time goes away (an Azure event turned Started) or never came keeps
+// one deadline from first sight, and a poll showing it again tells the sink nothing.
+TEST(PollerTest, DeadlineFixedAtFirstSight) {
+  Notice scheduled = N("a", 100);
+  Notice started = N("a");
+  started.not_before = absl::InfinitePast();
+  Notice untimed{.id = "p", .cloud = v1::CLOUD_AZURE, .kind = v1::NOTICE_KIND_EVICTION, .raw_action = "Preempt",
+                 .source = "scripted", .action = Action::kCordon};
+  Harness h({Answers{scheduled}, Answers{started, untimed}, Answers{started, untimed}});
+  h.Polls(1);
+  const absl::Time first_sight = h.clock.Now();
+  h.clock.Advance(absl::Seconds(1));
+  h.Polls(1);
+  EXPECT_EQ(h.sink.last().id, "p");
+  EXPECT_EQ(h.sink.last().not_before, first_sight + absl::Seconds(1) + absl::Seconds(30));  // Preempt: 30 s
+  for (int i = 0; i < 8; ++i) {
+    h.clock.Advance(absl::Seconds(1));
+    h.Polls(1);
+  }
+  EXPECT_EQ(h.sink.log(), (std::vector<std::string>{"notice:a", "notice:p"}));
+  EXPECT_EQ(h.sink.last().not_before, first_sight + absl::Seconds(31));
+}
+
+// Verifies a notice that comes back after its withdrawal (AWS ids repeat) is new again.
+TEST(PollerTest, RecurringNoticeIsNewAgain) {
+  Harness h({Answers{N("a")}, Answers{}, Answers{}, Answers{N("a")}});
+  h.Polls(3);
+  h.clock.Advance(absl::Minutes(1));
+  h.Polls(1);
+  EXPECT_EQ(h.sink.log(), (std::vector<std::string>{"notice:a", "withdrawn:a", "notice:a"}));
+  EXPECT_EQ(h.sink.last().detected_at, h.clock.Now());
 }
 
 // Verifies notices restored from a previous run are not announced again, but are withdrawn

@@ -187,6 +187,49 @@ TEST(ResponderTest, ApiErrorsAreRetried) {
   EXPECT_TRUE(absl::StrContains(h.registry.Serialize(), R"(spotguard_agent_node_updates_total{result="error"})"));
 }
 
+// Verifies a withdrawal during a long API outage (here: 100 failed calls, minutes of
+// backoff) still uncordons the node once the API server is back: the worker never gives up.
+TEST(ResponderTest, WithdrawalOutlastsAnApiOutage) {
+  Harness h;
+  h.responder->Start(h.Node());
+  h.responder->OnNotice(Itn());
+  ASSERT_TRUE(h.responder->WaitIdle(absl::Seconds(10)));
+  {
+    absl::MutexLock lock(&h.api->mu_);
+    h.api->fail_next_ = 100;
+  }
+  const absl::Time outage = h.clock.Now();
+  h.responder->OnWithdrawn(Itn());
+  ASSERT_TRUE(h.responder->WaitIdle(absl::Seconds(20)));
+  EXPECT_GT(h.clock.Now() - outage, absl::Minutes(2));  // well past the minute it used to give up after
+  EXPECT_FALSE(h.Node()["spec"].contains("unschedulable"));
+}
+
+// Verifies a resync reads the node afresh and puts back what someone removed, and writes
+// nothing when the node already matches.
+TEST(ResponderTest, ResyncPutsDriftRight) {
+  Harness h;
+  h.responder->Start(h.Node());
+  h.responder->OnNotice(Itn());
+  ASSERT_TRUE(h.responder->WaitIdle(absl::Seconds(10)));
+  int patches;
+  {
+    absl::MutexLock lock(&h.api->mu_);
+    patches = h.api->patches_;
+  }
+  h.responder->Resync();
+  ASSERT_TRUE(h.responder->WaitIdle(absl::Seconds(10)));
+  {
+    absl::MutexLock lock(&h.api->mu_);
+    EXPECT_EQ(h.api->patches_, patches);  // nothing drifted: nothing written
+    h.api->node_["spec"].erase("taints");  // someone removed the taint
+    h.api->Bump();
+  }
+  h.responder->Resync();
+  ASSERT_TRUE(h.responder->WaitIdle(absl::Seconds(10)));
+  EXPECT_TRUE(kube::HasTaint(h.Node(), kTaintKey, "NoSchedule"));
+}
+
 // Verifies a withdrawal undoes the node and tells the extender.
 TEST(ResponderTest, WithdrawalUndoesAndReports) {
   Harness h;

@@ -69,10 +69,23 @@ TEST(PolicyTest, FilterExecutorAndDriver) {
   EXPECT_EQ(exec.rejected[Reason::kNotice], 1);
   EXPECT_EQ(exec.unknown, 1);
 
+  // A driver never lands on a node spotguard does not know yet: it fails (resolvable), so
+  // kube-scheduler tries again once the watch has caught up.
   FilterResult driver = Filter(Pod("driver"), kAll, snap, cfg);
-  EXPECT_EQ(driver.passed, (std::vector<absl::string_view>{"od-1", "not-cached"}));
+  EXPECT_EQ(driver.passed, (std::vector<absl::string_view>{"od-1"}));
   EXPECT_EQ(driver.unresolvable.size(), 4u);
   EXPECT_EQ(driver.rejected[Reason::kDriverOnSpot], 3);
+  ASSERT_EQ(driver.failed.size(), 1u);
+  EXPECT_EQ(driver.failed[0].first, "not-cached");
+  EXPECT_EQ(driver.rejected[Reason::kUnknownNode], 1);
+
+  // With full Nodes the request's own labels decide.
+  for (bool spot : {true, false}) {
+    FilterResult d = Filter(Pod("driver"), {"not-cached"}, snap, cfg,
+                            [spot](absl::string_view) -> std::optional<bool> { return spot; });
+    EXPECT_EQ(d.passed.size(), spot ? 0u : 1u);
+    EXPECT_EQ(d.unresolvable.size(), spot ? 1u : 0u);
+  }
 }
 
 // Verifies the per-pod risk ceiling, and that a bad ceiling is an error.
