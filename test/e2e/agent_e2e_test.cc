@@ -209,6 +209,49 @@ TEST_F(AgentE2E, AzurePreemptOtherVmsAndWithdrawal) {
   EXPECT_THAT(Metrics(*agent), ::testing::HasSubstr(R"(spotguard_agent_withdrawn_total{cloud="azure",kind="eviction"} 1)"));
 }
 
+// Counts the agent's successful polls of one source, from its poll-duration histogram.
+int PollCount(const std::string& metrics, const std::string& source) {
+  const std::string key = absl::StrCat("spotguard_agent_poll_duration_seconds_count{source=\"", source, "\"} ");
+  size_t at = metrics.find(key);
+  return at == std::string::npos ? -1 : std::atoi(metrics.c_str() + at + key.size());
+}
+
+// Verifies an Azure event that turns Started (NotBefore empty, as Azure documents) keeps its
+// deadline: the agent writes its node and reports once, not on every poll (it used to
+// rewrite the node every poll with a deadline sliding forward).
+TEST_F(AgentE2E, AzureStartedEventWritesOnce) {
+  NodeSpec node{.name = UniqueName("aks-spot"), .kind = NodeKind::kAksSpot, .zone = "westeurope-1", .pool = "spot1"};
+  Credentials creds = Provision(node);
+  auto created = kube::GetNode(admin(), node.name);
+  std::string vm = agent::sources::AzureVmNameFromProviderId(kube::StringAt(*created, {"spec", "providerID"}));
+  FakeAzureScheduledEvents imds;
+  const absl::Time not_before = absl::Now() + absl::Seconds(30);
+  imds.Add({.id = "started", .type = "Preempt", .resources = {vm},
+            .not_before = FakeAzureScheduledEvents::Rfc1123(not_before)});
+  FakeEvictionService extender;
+  auto agent = StartAgent(node.name, creds, extender.address(), {"--azure_endpoint=" + imds.url()});
+  auto doomed = WaitNode(node.name, [](const Json& n) { return Unschedulable(n) && TaintValue(n) == "Preempt"; });
+  ASSERT_TRUE(doomed.ok()) << doomed.status();
+  ASSERT_TRUE(extender.WaitFor(Reported("started")));
+  imds.Remove("started");
+  imds.Add({.id = "started", .type = "Preempt", .resources = {vm}, .status = "Started", .not_before = ""});
+  // Twelve more polls (three seconds at the harness's 250 ms).
+  const int from = PollCount(Metrics(*agent), "azure-scheduled-events");
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (PollCount(Metrics(*agent), "azure-scheduled-events") < from + 12 && absl::Now() < deadline) {
+    StopSignal().WaitUntil(absl::Now() + absl::Milliseconds(100));
+  }
+  ASSERT_GE(PollCount(Metrics(*agent), "azure-scheduled-events"), from + 12);
+  auto after = kube::GetNode(admin(), node.name);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(kube::StringAt(*after, {"metadata", "resourceVersion"}), kube::StringAt(*doomed, {"metadata", "resourceVersion"}));
+  int reports = 0;
+  for (const auto& c : extender.calls()) reports += c.method == "ReportNotice";
+  EXPECT_EQ(reports, 1);
+  Json notice = Json::parse(kube::StringAt(*after, {"metadata", "annotations", "spotguard.io/notice"}));
+  EXPECT_EQ(notice["notBefore"], FormatApiTime(absl::FromUnixSeconds(absl::ToUnixSeconds(not_before))));
+}
+
 // Verifies a restarted agent carries on from the node's record: no second Event, the state
 // kept, and a later withdrawal still undone — and that a node someone else cordoned stays
 // cordoned after the withdrawal.
