@@ -216,6 +216,16 @@ int Main(int argc, char** argv) {
   std::fprintf(stderr, "set up %d nodes and %d×%d executors in %.0f s\n", o.nodes, o.fanout_runs, o.executors,
                absl::ToDoubleSeconds(absl::Now() - setup));
 
+  {
+    // The node lifecycle controller lifts each new node's not-ready taint once kwok reports it
+    // Ready: let that finish, so the storm is not measured during one node update per node.
+    ObjectWatch settled(**admin, "/api/v1/nodes", [](const Json& node) {
+      return !kube::StringAt(node, {"status", "allocatable", "pods"}).empty() &&
+             !kube::HasTaint(node, "node.kubernetes.io/not-ready", "NoSchedule");
+    });
+    auto ready = settled.WaitFor(o.nodes + o.fanout_runs, absl::Minutes(10));
+    if (!ready.ok()) return Fail(ready.status());
+  }
   auto extender = e2e::StartExtender(**cp, o.extender_flags);
   if (!extender.ok()) return Fail(extender.status());
 

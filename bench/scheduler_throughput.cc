@@ -303,9 +303,11 @@ int Main(int argc, char** argv) {
     absl::Status made = Parallel(n - have, 8, [&](int i) { return e2e::CreateNode(**client, Spec(have + i)).status(); });
     if (!made.ok()) return Fail(made);
     have = std::max(have, n);
-    // kwok gives them capacity and readiness.
+    // kwok gives them capacity and readiness; then the node lifecycle controller lifts the
+    // not-ready taint.
     ObjectWatch nodes(**client, "/api/v1/nodes", [](const Json& node) {
-      return !kube::StringAt(node, {"status", "allocatable", "pods"}).empty();
+      return !kube::StringAt(node, {"status", "allocatable", "pods"}).empty() &&
+             !kube::HasTaint(node, "node.kubernetes.io/not-ready", "NoSchedule");
     });
     auto ready = nodes.WaitFor(n, absl::Minutes(10));
     if (!ready.ok()) return Fail(ready.status());

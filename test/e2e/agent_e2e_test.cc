@@ -235,7 +235,20 @@ TEST_F(AgentE2E, AzureStartedEventWritesOnce) {
   ASSERT_TRUE(extender.WaitFor(Reported("started")));
   imds.Remove("started");
   imds.Add({.id = "started", .type = "Preempt", .resources = {vm}, .status = "Started", .not_before = ""});
-  // Twelve more polls (three seconds at the harness's 250 ms).
+  // Twelve more polls (three seconds at the harness's 250 ms). The node's resourceVersion is
+  // no measure here: the node lifecycle controller writes the node too (its unschedulable
+  // taint), so the agent's own writes are counted.
+  const std::string writes = R"(spotguard_agent_node_updates_total{result="ok"} )";
+  auto Writes = [&] {
+    std::string m = Metrics(*agent);
+    size_t at = m.find(writes);
+    return at == std::string::npos ? -1 : std::atoi(m.c_str() + at + writes.size());
+  };
+  ASSERT_TRUE(WaitNode(node.name, [](const Json& n) {
+                return !kube::StringAt(n, {"metadata", "annotations", "spotguard.io/agent"}).empty();
+              }).ok());
+  const int writes_before = Writes();
+  EXPECT_GE(writes_before, 1);
   const int from = PollCount(Metrics(*agent), "azure-scheduled-events");
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (PollCount(Metrics(*agent), "azure-scheduled-events") < from + 12 && absl::Now() < deadline) {
@@ -244,7 +257,9 @@ TEST_F(AgentE2E, AzureStartedEventWritesOnce) {
   ASSERT_GE(PollCount(Metrics(*agent), "azure-scheduled-events"), from + 12);
   auto after = kube::GetNode(admin(), node.name);
   ASSERT_TRUE(after.ok());
-  EXPECT_EQ(kube::StringAt(*after, {"metadata", "resourceVersion"}), kube::StringAt(*doomed, {"metadata", "resourceVersion"}));
+  EXPECT_EQ(Writes(), writes_before);
+  EXPECT_EQ(kube::StringAt(*after, {"metadata", "annotations", "spotguard.io/agent"}),
+            kube::StringAt(*doomed, {"metadata", "annotations", "spotguard.io/agent"}));
   int reports = 0;
   for (const auto& c : extender.calls()) reports += c.method == "ReportNotice";
   EXPECT_EQ(reports, 1);

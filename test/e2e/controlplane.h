@@ -24,7 +24,7 @@ using kube::Json;
 
 class ControlPlane {
  public:
-  // Starts etcd, kube-apiserver and kwok in a fresh temporary directory.
+  // Starts etcd, kube-apiserver, kube-controller-manager and kwok in a fresh temporary directory.
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start();
   ~ControlPlane();
 

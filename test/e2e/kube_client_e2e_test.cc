@@ -184,10 +184,12 @@ TEST_F(KubeClientE2E, EvictionBlockedByPodDisruptionBudget) {
                                  {"metadata", {{"name", "executors"}, {"namespace", ns}}},
                                  {"spec", {{"minAvailable", 1}, {"selector", {{"matchLabels", {{"spark-role", "executor"}}}}}}}});
   ASSERT_TRUE(pdb.ok()) << pdb.status();
-  // No kube-controller-manager runs here: write the status its disruption controller would.
-  (*pdb)["status"] = {{"observedGeneration", (*pdb)["metadata"]["generation"]}, {"disruptionsAllowed", 0},
-                      {"currentHealthy", 1}, {"desiredHealthy", 1}, {"expectedPods", 1}};
-  ASSERT_TRUE(Admin().Put(pdbs + "/executors/status", *pdb).ok());
+  // kube-controller-manager's disruption controller works out that the budget allows nothing.
+  ASSERT_TRUE(WaitForObject(Admin(), pdbs, "executors", [](const Json& p) {
+                return !p.is_null() && p.contains("status") &&
+                       p["status"].value("observedGeneration", int64_t{-1}) == p["metadata"].value("generation", int64_t{0}) &&
+                       p["status"].value("expectedPods", 0) == 1 && p["status"].value("disruptionsAllowed", -1) == 0;
+              }).ok());
 
   absl::Status s = kube::EvictPod(Admin(), ns, "exec-1", 7);
   EXPECT_TRUE(kube::IsTooManyRequests(s)) << s;
