@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -175,6 +176,80 @@ TEST_F(ChainE2E, AwsSpotInterruption) {
   EXPECT_THAT(m, ::testing::HasSubstr("spotguard_notice_to_decommission_seconds_count 1"));
   EXPECT_THAT(m, ::testing::HasSubstr(R"(spotguard_notices_received_total{channel="grpc",cloud="aws",kind="eviction"} 1)"));
   for (int i = 1; i <= 3; ++i) EXPECT_EQ(WaitDecommissionEvents(absl::StrCat("exec-", i)), 1);
+}
+
+// Verifies a far-ahead notice — an AWS instance-retirement three days away, from
+// ec2-metadata-mock — cordons and taints the node at once but evicts no executor until the
+// lead before its deadline (here --decommission_lead = 72 h − 15 s), then with all the grace
+// an executor may have. It used to evict at once, throwing three days of work away.
+TEST_F(ChainE2E, AwsRetirementFarAheadWaitsForTheLead) {
+  const absl::Time not_before = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() + absl::Hours(72)));
+  auto ext = StartExtender(cp(), {"--decommission_lead=71h59m45s"});
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  extender_ = std::move(*ext);
+  NodeSpec doomed = Spec(NodeKind::kEksSpot, "us-east-1a");
+  auto creds = ProvisionAgent(cp(), doomed);
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  RunExecutor("exec-1", doomed.name, 1);
+  int port = FreePort();
+  auto aemm = StartEc2MetadataMock(cp(), port, {"events", "--code=instance-retirement",
+                                                "--not-before=" + kube::FormatApiTime(not_before)});
+  ASSERT_TRUE(aemm.ok()) << aemm.status();
+  auto agent = StartAgent(cp(), doomed.name, *creds, extender_.grpc_address,
+                          {"--aws_endpoint=http://127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  auto cordoned = WaitForObject(admin(), "/api/v1/nodes", doomed.name, [](const Json& n) {
+    return !n.is_null() && n["spec"].value("unschedulable", false) && NoticeNotBefore(n) != absl::InfinitePast();
+  });
+  ASSERT_TRUE(cordoned.ok()) << cordoned.status();
+  EXPECT_EQ(NoticeNotBefore(*cordoned), not_before);
+  ASSERT_TRUE(extender_.process->WaitForLine([](absl::string_view l) {
+                return absl::StrContains(l, "decommission scheduled: the notice is far ahead");
+              }).ok());
+  auto waiting = admin().Get(Pods() + "/exec-1");
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_FALSE((*waiting)["metadata"].contains("deletionTimestamp")) << "evicted days early";
+  // Its time comes: evicted with the longest grace (--max_grace, 10 min).
+  Json pod = WaitEvicted("exec-1", absl::Seconds(60));
+  ASSERT_FALSE(pod.is_null());
+  EXPECT_EQ(pod["metadata"].value("deletionGracePeriodSeconds", int64_t{-1}), 600);
+  auto evicted_at = kube::ParseApiTime(kube::StringAt(pod, {"metadata", "deletionTimestamp"}));
+  ASSERT_TRUE(evicted_at.ok());
+  EXPECT_GE(*evicted_at - absl::Seconds(600), not_before - absl::Hours(72) + absl::Seconds(13));
+}
+
+// Verifies a notice that recurs on a node after its withdrawal (AWS interruption ids such as
+// aws-spot-stop repeat) is acted on again, through the durable channel: the node annotation.
+TEST_F(ChainE2E, RecurringNoticeDecommissionsAgain) {
+  StartExtenderAndScheduler();
+  NodeSpec node = Spec(NodeKind::kEksSpot, "us-east-1a");
+  Add(node);
+  auto annotate = [&](std::optional<absl::Time> detected) {
+    Json value = nullptr;
+    if (detected.has_value()) {
+      value = Json{{"id", "aws-spot-stop"}, {"cloud", "aws"}, {"kind", "eviction"}, {"rawAction", "stop"},
+                   {"notBefore", kube::FormatApiTime(*detected + absl::Minutes(2))},
+                   {"detectedAt", kube::FormatApiTime(*detected)}, {"source", "aws-spot-itn"}}
+                  .dump();
+    }
+    return kube::PatchNode(admin(), node.name, kube::PatchType::kMerge,
+                           {{"metadata", {{"annotations", {{"spotguard.io/notice", value}}}}}})
+        .status();
+  };
+  RunExecutor("exec-1", node.name, 1);
+  ASSERT_TRUE(annotate(absl::Now()).ok());
+  ASSERT_FALSE(WaitEvicted("exec-1").is_null());
+  // The instance was stopped, not taken: the notice goes, the node comes back, a new
+  // executor runs there, and the same notice id comes again.
+  ASSERT_TRUE(annotate(std::nullopt).ok());
+  ASSERT_TRUE(extender_.process->WaitForLine([](absl::string_view l) {
+                return absl::StrContains(l, "notice withdrawn") && absl::StrContains(l, "aws-spot-stop");
+              }).ok());
+  RunExecutor("exec-2", node.name, 2);
+  ASSERT_TRUE(annotate(absl::Now() + absl::Seconds(1)).ok());
+  ASSERT_FALSE(WaitEvicted("exec-2").is_null());
+  EXPECT_THAT(ExtenderMetrics(),
+              ::testing::HasSubstr(R"(spotguard_notices_received_total{channel="watch",cloud="aws",kind="eviction"} 2)"));
 }
 
 // Verifies the Azure chain: a Preempt with 30 s of notice → executors evicted with ~25 s.
