@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,6 +82,14 @@ class ObjectWatch {
       return absl::DeadlineExceededError(absl::StrCat(times.size(), " of ", n, " objects got there"));
     }
     return times;
+  }
+
+  // When the object first reached the state, if it did.
+  std::optional<absl::Time> When(const std::string& name) {
+    absl::MutexLock lock(&mu_);
+    auto it = reached_at_.find(name);
+    if (it == reached_at_.end()) return std::nullopt;
+    return it->second;
   }
 
  private:

@@ -40,6 +40,9 @@ absl::StatusOr<NoticeRecord> FromProto(const v1::ReportNoticeRequest& req) {
   NoticeRecord r;
   static_cast<notice::Notice&>(r) = std::move(*n);
   r.node = req.node().name();
+  // An occurrence is known by its first sight to the second, as the node annotation writes it,
+  // so the two channels name the same occurrence alike.
+  if (r.detected_at != absl::InfinitePast()) r.detected_at = absl::FromUnixSeconds(absl::ToUnixSeconds(r.detected_at));
   return r;
 }
 

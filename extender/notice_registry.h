@@ -2,7 +2,7 @@
 // of the ones withdrawn — the one place that decides whether a report from either channel
 // (gRPC, node watch) is new, a change, a repeat or stale.
 //
-// A notice's occurrence is (node, id, detectedAt): AWS ids repeat ("aws-spot-stop"), so a
+// A notice's occurrence is (node, id, detectedAt to the second): AWS ids repeat ("aws-spot-stop"), so a
 // notice that comes back after a withdrawal carries a later detectedAt and is new; a report
 // of a withdrawn occurrence arriving late (another channel, a retry) is stale. The memory of
 // withdrawals keeps at most `max_withdrawn` entries for at most `withdrawn_ttl`.

@@ -402,6 +402,8 @@ TEST(ClusterStateTest, RefusedAnnotationCountedAndAnnounced) {
       R"({"id": "x-1", "cloud": "azure", "kind": "nap", "notBefore": "2027-01-15T08:00:30Z"})";
   h.state->ApplyNode(false, node);
   h.state->ApplyNode(false, node);  // the same update again (a resync): not counted twice
+  node["metadata"]["labels"]["node.kubernetes.io/instance-type"] = "Standard_D16s_v5";
+  h.state->ApplyNode(false, node);  // the node changed, the bad notice did not: not again
   EXPECT_TRUE(h.doomed.empty());
   EXPECT_FALSE(h.state->snapshot()->Node("n")->doomed);
   EXPECT_TRUE(absl::StrContains(h.registry.Serialize(),

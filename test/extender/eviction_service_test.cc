@@ -65,6 +65,24 @@ TEST(EvictionServiceTest, ReportIdempotentById) {
   EXPECT_TRUE(wres.was_known());
 }
 
+// Verifies a report over gRPC (first sight to the nanosecond) and the node annotation (to the
+// second) name the same occurrence: neither "new" twice nor "stale".
+TEST(EvictionServiceTest, BothChannelsNameTheSameOccurrence) {
+  Harness h;
+  v1::ReportNoticeRequest r = Request("n1", "aws-spot-terminate");
+  r.mutable_notice()->mutable_detected_at()->set_seconds(1'800'000'000);
+  r.mutable_notice()->mutable_detected_at()->set_nanos(345'000'000);
+  v1::ReportNoticeResponse res;
+  ASSERT_TRUE(h.service.Report("Bearer agent-n1", r, &res).ok());
+  EXPECT_TRUE(res.first_report());
+  Json node = {{"metadata", {{"name", "n1"}, {"annotations", {{"spotguard.io/notice",
+      Json{{"id", "aws-spot-terminate"}, {"cloud", "aws"}, {"kind", "eviction"},
+           {"notBefore", "2027-01-15T08:02:00Z"}, {"detectedAt", "2027-01-15T08:00:00Z"}}.dump()}}}}}};
+  h.state.ApplyNode(false, node);
+  EXPECT_EQ(h.doomed, std::vector<std::string>{"aws-spot-terminate"});
+  EXPECT_EQ(h.registry.Serialize().find("spotguard_notices_refused_total{"), std::string::npos);
+}
+
 // Verifies unauthenticated, wrong-node and malformed reports are refused with their codes
 // and change nothing.
 TEST(EvictionServiceTest, Refusals) {
