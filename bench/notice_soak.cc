@@ -91,14 +91,25 @@ class Soak {
     start_ = absl::Now();
     std::vector<std::thread> threads;
     for (size_t i = 0; i < nodes_.size(); ++i) threads.emplace_back([this, i] { Timeline(i); });
-    // "Minute 2" of a full run: the first sample once every node is busy.
-    absl::SleepFor(std::min(absl::Minutes(2), o_.duration / 5));
-    const Json at_2min = Resources();
+    // Resources every tenth of the run (every minute of a full one); "minute 2" is the first
+    // sample once every node is busy.
+    std::atomic<bool> done{false};
+    Json samples = Json::array();
+    std::thread sampler([&] {
+      const absl::Duration every = o_.duration / 10;
+      for (absl::Time next = start_ + every; !done; next += every) {
+        while (!done && absl::Now() < next) absl::SleepFor(absl::Milliseconds(200));
+        if (!done) samples.push_back(Resources());
+      }
+    });
     for (auto& t : threads) t.join();
+    done = true;
+    sampler.join();
+    const Json at_2min = samples.size() > 1 ? samples[1] : Resources();
     // The last evictions and Events land; the agents settle.
     absl::SleepFor(absl::Seconds(20));
     const Json at_end = Resources();
-    return Report(evicted, at_2min, at_end);
+    return Report(evicted, at_2min, at_end, samples);
   }
 
  private:
@@ -289,7 +300,7 @@ class Soak {
     return v;
   }
 
-  int Report(ObjectWatch& evicted, const Json& at_2min, const Json& at_end) {
+  int Report(ObjectWatch& evicted, const Json& at_2min, const Json& at_end, const Json& samples) {
     // Decommission Events per pod, and evictions as the watch saw them.
     absl::flat_hash_map<std::string, int> events;
     auto list = cp_.admin().Get(absl::StrCat("/api/v1/namespaces/", kNamespace,
@@ -337,7 +348,8 @@ class Soak {
                    {"notice_state_changes", state_changes},
                    {"agent_reports_ok", reports},
                    {"resources_at_2min", at_2min},
-                   {"resources_at_end", at_end}};
+                   {"resources_at_end", at_end},
+                   {"resources", samples}};
     std::printf("%s\n", result.dump(2).c_str());
     if (!o_.out.empty()) std::ofstream(o_.out) << result.dump(2) << "\n";
     const bool ok = missed == 0 && twice == 0 && early == 0 && wrongly == 0 && writes <= state_changes;

@@ -19,7 +19,14 @@ risk::Domains DomainsOf(const kube::NodeFacts& f) { return {f.pool, f.zone, f.in
 }  // namespace
 
 ClusterState::ClusterState(ClusterStateOptions options, Clock& clock, kube::KubeClient& kube, ExtenderMetrics& metrics)
-    : options_(std::move(options)), clock_(clock), kube_(kube), metrics_(metrics), model_(options_.risk) {}
+    : options_(std::move(options)),
+      clock_(clock),
+      kube_(kube),
+      metrics_(metrics),
+      risk_({.risk = options_.risk,
+             .configmap_namespace = options_.configmap_namespace,
+             .configmap_name = options_.configmap_name},
+            clock, kube) {}
 
 bool ClusterState::Synced() const {
   absl::MutexLock lock(&mu_);
@@ -27,13 +34,11 @@ bool ClusterState::Synced() const {
 }
 
 std::shared_ptr<const risk::Snapshot> ClusterState::snapshot() const {
-  absl::MutexLock lock(&snap_mu_);
-  return snapshot_;
+  return publisher_.Current();
 }
 
 risk::RiskModel ClusterState::Model() const {
-  absl::MutexLock lock(&mu_);
-  return model_;
+  return risk_.Model();
 }
 
 int ClusterState::IdLocked(absl::flat_hash_map<std::string, int>& ids, const std::string& key) {
@@ -143,7 +148,7 @@ void ClusterState::CountEvidenceLocked(const NoticeRecord& n) {
   if (node == nodes_.end()) return;  // counted once the node is known
   // One occurrence is one piece of evidence, whichever channel brought it.
   const std::string id = absl::StrCat(n.Key(), "@", absl::ToUnixSeconds(n.detected_at));
-  if (model_.RecordEviction(id, DomainsOf(node->second.facts), clock_.Now())) risk_stale_ = true;
+  if (risk_.RecordEviction(id, DomainsOf(node->second.facts))) risk_stale_ = true;
 }
 
 bool ClusterState::ReportLocked(NoticeRecord n, absl::string_view channel, Changes* ch) {
@@ -397,7 +402,7 @@ std::shared_ptr<const risk::NodeInfo> ClusterState::NodeInfoLocked(const std::st
     info->not_before = doom->not_before;
     info->risk = 1.0;
   } else if (info->spot) {
-    info->risk = model_.Risk(DomainsOf(e.facts), info->rebalance, now);
+    info->risk = risk_.Risk(DomainsOf(e.facts), info->rebalance, now);
   }
   return info;
 }
@@ -434,12 +439,7 @@ void ClusterState::PublishInfosLocked() {
     table.push_back(info);
   }
   metrics_.SetNodes(spot, on_demand, doomed);
-  auto nodes = std::make_shared<const risk::NodeTable>(std::move(table));
-  absl::MutexLock lock(&snap_mu_);
-  auto snap = std::make_shared<risk::Snapshot>();
-  snap->apps = snapshot_->apps;
-  snap->nodes = std::move(nodes);
-  snapshot_ = std::move(snap);
+  publisher_.PublishNodes(std::make_shared<const risk::NodeTable>(std::move(table)));
 }
 
 const std::string& ClusterState::AppOf(const PodRef& p) const {
@@ -472,11 +472,7 @@ void ClusterState::PublishAppsLocked() {
   }
   auto table = std::make_shared<risk::AppTable>();
   for (auto& [app, s] : apps) table->emplace(app, std::make_shared<const risk::AppSpread>(std::move(s)));
-  auto snap = std::make_shared<risk::Snapshot>();
-  absl::MutexLock lock(&snap_mu_);
-  snap->nodes = snapshot_->nodes;
-  snap->apps = std::move(table);
-  snapshot_ = std::move(snap);
+  publisher_.PublishApps(std::move(table));
 }
 
 void ClusterState::PublishAppsLocked(const std::vector<std::string>& changed) {
@@ -512,11 +508,7 @@ void ClusterState::PublishAppsLocked(const std::vector<std::string>& changed) {
       table->erase(app);
     }
   }
-  auto snap = std::make_shared<risk::Snapshot>();
-  absl::MutexLock lock(&snap_mu_);
-  snap->nodes = snapshot_->nodes;
-  snap->apps = std::move(table);
-  snapshot_ = std::move(snap);
+  publisher_.PublishApps(std::move(table));
 }
 
 void ClusterState::Resync() {
@@ -536,71 +528,19 @@ void ClusterState::Refresh() {
       if (n.Dooms()) doomed.insert(n.node);
     }
     for (const auto& [name, e] : nodes_) {
-      if (e.facts.capacity_type == "spot" && !doomed.contains(name)) model_.AddExposure(DomainsOf(e.facts), elapsed, now);
+      if (e.facts.capacity_type == "spot" && !doomed.contains(name)) risk_.AddExposure(DomainsOf(e.facts), elapsed);
     }
   }
   last_refresh_ = now;
-  for (const std::string& key : model_.DomainKeys()) {
-    size_t slash = key.find('/');
-    risk::Domains d;
-    if (key.compare(0, slash, "pool") == 0) d.pool = key.substr(slash + 1);
-    if (key.compare(0, slash, "zone") == 0) d.zone = key.substr(slash + 1);
-    if (key.compare(0, slash, "type") == 0) d.instance_type = key.substr(slash + 1);
-    metrics_.SetEvictionRate(key.substr(0, slash), key.substr(slash + 1), model_.Rate(d, now));
-  }
+  for (const auto& [kind, domain, rate] : risk_.Rates(now)) metrics_.SetEvictionRate(kind, domain, rate);
   PublishNodesLocked();
 }
 
 // --- Persistence ------------------------------------------------------------------------------
 
-void ClusterState::LoadPersisted() {
-  if (options_.configmap_namespace.empty()) return;
-  auto cm = kube::GetConfigMap(kube_, options_.configmap_namespace, options_.configmap_name);
-  if (!cm.ok()) {
-    if (!absl::IsNotFound(cm.status())) log::Warn("cannot read the risk history", {{"error", cm.status()}});
-    return;
-  }
-  auto model = risk::RiskModel::FromJson(Json::parse(kube::StringAt(*cm, {"data", "model.json"}), nullptr, false),
-                                         options_.risk);
-  if (!model.ok()) {
-    log::Warn("ignoring an unreadable risk history", {{"error", model.status()}});
-    return;
-  }
-  absl::MutexLock lock(&mu_);
-  model_.Merge(*model, clock_.Now());
-  log::Info("risk history loaded", {{"configmap", options_.configmap_name}, {"domains", model->DomainKeys().size()}});
-}
+void ClusterState::LoadPersisted() { risk_.Load(); }
 
-absl::Status ClusterState::Persist() {
-  if (options_.configmap_namespace.empty()) return absl::OkStatus();
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    auto cm = kube::GetConfigMap(kube_, options_.configmap_namespace, options_.configmap_name);
-    if (!cm.ok() && !absl::IsNotFound(cm.status())) return cm.status();
-    Json body;
-    {
-      absl::MutexLock lock(&mu_);
-      // Another replica's history joins ours (max per domain), then both are written.
-      if (cm.ok()) {
-        auto theirs = risk::RiskModel::FromJson(
-            Json::parse(kube::StringAt(*cm, {"data", "model.json"}), nullptr, false), options_.risk);
-        if (theirs.ok()) model_.Merge(*theirs, clock_.Now());
-      }
-      body = {{"metadata", {{"name", options_.configmap_name}, {"namespace", options_.configmap_namespace}}},
-              {"data", {{"model.json", model_.ToJson(clock_.Now()).dump()}}}};
-    }
-    absl::StatusOr<Json> written;
-    if (cm.ok()) {
-      body["metadata"]["resourceVersion"] = (*cm)["metadata"]["resourceVersion"];
-      written = kube::UpdateConfigMap(kube_, body);
-    } else {
-      written = kube::CreateConfigMap(kube_, body);
-    }
-    if (written.ok()) return absl::OkStatus();
-    if (!kube::IsConflict(written.status())) return written.status();
-    // Another replica wrote in between: read it again and merge.
-  }
-  return absl::AbortedError("risk history: too many concurrent writers");
-}
+absl::Status ClusterState::Persist() { return risk_.Persist(); }
 
 void ClusterState::Run(const StopSignal& stop) {
   LoadPersisted();

@@ -1,18 +1,18 @@
-// ClusterState: everything the extender knows, kept in step with the API server, and the
-// immutable Snapshot it publishes for the scheduler handlers.
+// ClusterState: the extender's node and pod cache, kept in step with the API server, and the
+// wiring of the parts that each do one job with what it sees:
+//   - NoticeRegistry (notice_registry.h): which notices are active, new, changed or stale —
+//     one occurrence heard on both channels is counted once and acted on once;
+//   - RiskStore (risk_store.h): the eviction-risk model, fed by eviction notices and spot
+//     node-hours of exposure, persisted in a ConfigMap so a restart keeps its history;
+//   - risk::SnapshotPublisher (risk/snapshot.h): the immutable view /filter and /prioritize
+//     read — node infos and application spread, rebuilt aside and swapped in.
 //
 // Sources of truth:
 //   - a watch on nodes: facts (pool, zone, type, spot), the rebalance label, and the
 //     spotguard.io/notice annotation the agent writes — the durable channel, so a notice
 //     whose gRPC report was lost, or that arrived before a restart, is still acted on;
 //   - a watch on Spark pods (label spark-role): executors per node, per application;
-//   - ReportNotice/WithdrawNotice from the EvictionService — the fast channel;
-//   - the risk model, fed by eviction notices and by spot node-hours of exposure, persisted
-//     in a ConfigMap so a restart keeps its history.
-// A notice is the same notice on both channels (by id): counted once, acted on once.
-//
-// Handlers read snapshot() — a shared_ptr copy under a mutex held for nanoseconds; writers
-// build a new snapshot aside and swap it in.
+//   - ReportNotice/WithdrawNotice from the EvictionService — the fast channel.
 #pragma once
 
 #include <functional>
@@ -30,6 +30,7 @@
 #include "common/kube/node_facts.h"
 #include "extender/notice_registry.h"
 #include "extender/records.h"
+#include "extender/risk_store.h"
 #include "extender/metrics.h"
 #include "extender/risk/model.h"
 #include "extender/risk/policy.h"
@@ -186,7 +187,7 @@ class ClusterState {
   // changed application; PublishAppsLocked(apps) drops those as it meets them.
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> app_pods_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> pool_ids_ ABSL_GUARDED_BY(mu_), zone_ids_ ABSL_GUARDED_BY(mu_);
-  risk::RiskModel model_ ABSL_GUARDED_BY(mu_);
+  RiskStore risk_;
   absl::Time last_refresh_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool nodes_synced_ ABSL_GUARDED_BY(mu_) = false;
   bool pods_synced_ ABSL_GUARDED_BY(mu_) = false;
@@ -197,10 +198,7 @@ class ClusterState {
   absl::flat_hash_map<std::string, std::shared_ptr<const risk::NodeInfo>> infos_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> dirty_nodes_ ABSL_GUARDED_BY(mu_);
   bool risk_stale_ ABSL_GUARDED_BY(mu_) = false;  // eviction evidence not yet in every node's risk
-  // The published view: its own mutex, held only to copy or swap the pointer, so a reader
-  // never waits for a writer's rebuild.
-  mutable absl::Mutex snap_mu_;
-  std::shared_ptr<const risk::Snapshot> snapshot_ ABSL_GUARDED_BY(snap_mu_) = std::make_shared<risk::Snapshot>();
+  risk::SnapshotPublisher publisher_;
 };
 
 }  // namespace spotguard::extender

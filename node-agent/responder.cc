@@ -191,7 +191,8 @@ bool Responder::ReconcileOnce() {
     return false;
   }
   const absl::Time now = clock_.Now();
-  metrics_.RecordNodeUpdate("ok");
+  // "unchanged": the node already matched (a resync that found no drift) and nothing was written.
+  metrics_.RecordNodeUpdate(plan.ops.empty() ? "unchanged" : "ok");
   for (const Notice& n : announced) {
     if (n.action != Action::kCordon) continue;
     metrics_.RecordCordon(now - n.detected_at);

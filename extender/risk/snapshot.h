@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace spotguard::extender::risk {
@@ -88,6 +89,33 @@ struct Snapshot {
     auto it = apps->find(app);
     return it == apps->end() ? nullptr : it->second.get();
   }
+};
+
+// Where the current Snapshot lives. Writers swap in a new node table or application table;
+// readers copy the pointer under a lock held for nanoseconds, so a handler never waits for a
+// rebuild. Thread-safe.
+class SnapshotPublisher {
+ public:
+  std::shared_ptr<const Snapshot> Current() const {
+    absl::MutexLock lock(&mu_);
+    return current_;
+  }
+  void PublishNodes(std::shared_ptr<const NodeTable> nodes) {
+    absl::MutexLock lock(&mu_);
+    auto next = std::make_shared<Snapshot>(*current_);
+    next->nodes = std::move(nodes);
+    current_ = std::move(next);
+  }
+  void PublishApps(std::shared_ptr<const AppTable> apps) {
+    absl::MutexLock lock(&mu_);
+    auto next = std::make_shared<Snapshot>(*current_);
+    next->apps = std::move(apps);
+    current_ = std::move(next);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Snapshot> current_ ABSL_GUARDED_BY(mu_) = std::make_shared<Snapshot>();
 };
 
 }  // namespace spotguard::extender::risk
