@@ -521,6 +521,8 @@ void ClusterState::Refresh() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
   registry_.Prune(now);
+  metrics_.SetStateSize("spark_pods", pods_.size());
+  metrics_.SetStateSize("notices_withdrawn", registry_.withdrawn_size());
   if (last_refresh_ != absl::InfinitePast()) {
     const absl::Duration elapsed = now - last_refresh_;
     absl::flat_hash_set<std::string> doomed;

@@ -20,7 +20,8 @@ using notice::kClaimAnnotation;
 using notice::kDecommissionedAnnotation;
 using notice::kDecommissioningLabel;
 
-// Done notices are remembered this long after their deadline (a resync then finds them done).
+// Done notices are remembered until withdrawn, at most this long after their deadline (a
+// resync meanwhile finds them done).
 constexpr absl::Duration kRememberDone = absl::Minutes(10);
 
 // The notice's deadline; without notBefore, `unknown_deadline` after first sight (Start()
@@ -183,7 +184,12 @@ void Decommissioner::Cancel(const NoticeRecord& notice) {
   auto it = tasks_.find(notice.Key());
   if (it == tasks_.end()) return;
   if (notice.detected_at != absl::InfinitePast() && it->second.notice.detected_at != notice.detected_at) return;
-  if (it->second.state == Task::kDone) return;
+  if (it->second.state == Task::kDone) {
+    // Over: nothing left to remember it for.
+    outcomes_.erase(it->first);
+    tasks_.erase(it);
+    return;
+  }
   it->second.stop->Stop();
   log::Info("decommission cancelled: the notice was withdrawn", {{"node", notice.node}, {"notice_id", notice.id}});
 }

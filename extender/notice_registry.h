@@ -30,7 +30,8 @@
 namespace spotguard::extender {
 
 struct NoticeRegistryOptions {
-  absl::Duration withdrawn_ttl = absl::Minutes(30);
+  // Longer than an agent retries a report (5 min after first sight), so a late one is stale.
+  absl::Duration withdrawn_ttl = absl::Minutes(10);
   size_t max_withdrawn = 10000;
   size_t max_active = 100000;
 };

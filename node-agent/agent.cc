@@ -82,9 +82,13 @@ void Agent::AcknowledgeLoop(const StopSignal& stop) {
   absl::flat_hash_set<std::string> acked;
   while (clock_.SleepFor(config_.poll_interval, stop)) {
     std::vector<Notice> pending;
+    absl::flat_hash_set<std::string> active;
     for (const Notice& n : responder_->active()) {
+      active.insert(n.id);
       if (n.acknowledgeable && !acked.contains(n.id)) pending.push_back(n);
     }
+    // Only notices still active are remembered: the set stays as small as they are.
+    absl::erase_if(acked, [&](const std::string& id) { return !active.contains(id); });
     if (pending.empty()) continue;
     auto node = kube::GetNode(kube_, config_.node_name, {.max_attempts = 1});
     if (!node.ok()) continue;

@@ -264,6 +264,20 @@ TEST(DecommissionerTest, IncludesPodsBoundAheadOfTheWatch) {
   EXPECT_EQ(out["spark/e2"].result, "evicted");
 }
 
+// Verifies a finished decommission is forgotten once its notice is withdrawn: the task map
+// stays as small as the active notices.
+TEST(DecommissionerTest, DoneTasksForgottenOnWithdrawal) {
+  Harness h;
+  h.Pods({Pod("e1", "doomed", "executor")});
+  h.Run();
+  h.state.ApplyPod(/*deleted=*/true, Pod("e1", "doomed", "executor"));
+  ASSERT_TRUE(h.decom->WaitIdle(absl::Seconds(10)));
+  EXPECT_EQ(h.decom->tasks(), 1u);
+  h.state.WithdrawNotice("doomed", "n-1");
+  h.decom->Cancel(Notice());
+  EXPECT_EQ(h.decom->tasks(), 0u);
+}
+
 // Verifies the grace period arithmetic and its bounds.
 TEST(DecommissionerTest, GraceSeconds) {
   DecommissionerOptions o{.margin = absl::Seconds(5), .min_grace = absl::Seconds(2), .max_grace = absl::Minutes(10)};

@@ -46,7 +46,7 @@ TEST(NoticeRegistryTest, Outcomes) {
 
 // Verifies the memory of withdrawals is bounded in size and in time.
 TEST(NoticeRegistryTest, WithdrawnMemoryBounded) {
-  NoticeRegistry reg({.withdrawn_ttl = absl::Minutes(30), .max_withdrawn = 3, .max_active = 2});
+  NoticeRegistry reg({.withdrawn_ttl = absl::Minutes(10), .max_withdrawn = 3, .max_active = 2});
   for (int i = 0; i < 5; ++i) {
     const std::string id = "n" + std::to_string(i);
     ASSERT_EQ(reg.Report(N("a", id), kNow).outcome, Outcome::kNew);
@@ -55,7 +55,7 @@ TEST(NoticeRegistryTest, WithdrawnMemoryBounded) {
   EXPECT_EQ(reg.withdrawn_size(), 3u);
   EXPECT_EQ(reg.Report(N("a", "n0"), kNow).outcome, Outcome::kNew);  // the oldest was forgotten
   EXPECT_EQ(reg.Report(N("a", "n4"), kNow).outcome, Outcome::kStale);
-  reg.Prune(kNow + absl::Minutes(31));
+  reg.Prune(kNow + absl::Minutes(11));
   EXPECT_EQ(reg.withdrawn_size(), 0u);
   EXPECT_EQ(reg.Report(N("a", "n4"), kNow).outcome, Outcome::kNew);
   EXPECT_EQ(reg.Report(N("a", "n9"), kNow).outcome, Outcome::kFull);
