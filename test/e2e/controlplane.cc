@@ -206,6 +206,13 @@ Json MakeNode(const NodeSpec& s) {
   return node;
 }
 
+absl::Status WaitSchedulable(kube::KubeClient& client, const std::string& node) {
+  return WaitForObject(client, "/api/v1/nodes", node, [](const Json& n) {
+           return !n.is_null() && !kube::HasTaint(n, "node.kubernetes.io/not-ready", "NoSchedule");
+         })
+      .status();
+}
+
 absl::StatusOr<Json> CreateNode(kube::KubeClient& client, const NodeSpec& spec) {
   return client.Post("/api/v1/nodes", MakeNode(spec));
 }

@@ -91,6 +91,9 @@ struct NodeSpec {
 // A kwok-managed Node with the labels, taints and providerID the cloud would give it.
 Json MakeNode(const NodeSpec& spec);
 absl::StatusOr<Json> CreateNode(kube::KubeClient& client, const NodeSpec& spec);
+// Waits until kwok has made the node Ready and kube-controller-manager has lifted the
+// not-ready taint TaintNodesByCondition gave it: until then kube-scheduler skips it.
+absl::Status WaitSchedulable(kube::KubeClient& client, const std::string& node);
 
 // --- Pods -----------------------------------------------------------------------------------
 

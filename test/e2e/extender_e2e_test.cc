@@ -60,6 +60,7 @@ class ExtenderE2E : public E2ETest, public ::testing::WithParamInterface<bool> {
     Json node = MakeNode(spec);
     node["metadata"]["labels"]["e2e-group"] = group_;
     ASSERT_TRUE(admin().Post("/api/v1/nodes", node).ok());
+    ASSERT_TRUE(WaitSchedulable(admin(), spec.name).ok()) << spec.name;
   }
   // A node with an agent's credentials, so the test can report notices for it.
   AgentCredentials AddWithAgent(const NodeSpec& spec) {
@@ -67,6 +68,7 @@ class ExtenderE2E : public E2ETest, public ::testing::WithParamInterface<bool> {
     EXPECT_TRUE(creds.ok()) << creds.status();
     EXPECT_TRUE(kube::PatchNode(admin(), spec.name, kube::PatchType::kMerge,
                                 {{"metadata", {{"labels", {{"e2e-group", group_}}}}}}).ok());
+    EXPECT_TRUE(WaitSchedulable(admin(), spec.name).ok()) << spec.name;
     return creds.ok() ? *creds : AgentCredentials{};
   }
 
