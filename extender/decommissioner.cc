@@ -188,6 +188,7 @@ void Decommissioner::Cancel(const NoticeRecord& notice) {
     // Over: nothing left to remember it for.
     outcomes_.erase(it->first);
     tasks_.erase(it);
+    metrics_.SetStateSize("decommissions", tasks_.size());
     return;
   }
   it->second.stop->Stop();

@@ -4,7 +4,6 @@
 #include "absl/strings/match.h"
 #include "common/kube/config.h"
 #include "common/log.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace spotguard::extender {
 namespace {

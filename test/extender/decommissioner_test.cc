@@ -200,7 +200,9 @@ TEST(DecommissionerTest, DryRun) {
   EXPECT_EQ(h.api.Count("PATCH", "/pods/"), 0);
 }
 
-// Verifies the node is marked decommissioned once its executors are gone.
+// Verifies the node is marked decommissioned once its executors are gone, and the finished
+// decommission is forgotten once its notice is withdrawn: the task map stays as small as the
+// active notices.
 TEST(DecommissionerTest, MarksNodeWhenExecutorsGone) {
   Harness h;
   h.Pods({Pod("e1", "doomed", "executor")});
@@ -208,6 +210,10 @@ TEST(DecommissionerTest, MarksNodeWhenExecutorsGone) {
   h.state.ApplyPod(/*deleted=*/true, Pod("e1", "doomed", "executor"));
   ASSERT_TRUE(h.decom->WaitIdle(absl::Seconds(10)));
   EXPECT_EQ((*h.api.Get("/api/v1/nodes/doomed"))["metadata"]["annotations"]["spotguard.io/decommissioned"], "n-1");
+  EXPECT_EQ(h.decom->tasks(), 1u);
+  h.state.WithdrawNotice("doomed", "n-1");
+  h.decom->Cancel(Notice());
+  EXPECT_EQ(h.decom->tasks(), 0u);
 }
 
 // Verifies a far-ahead notice (an AWS retirement three days away) evicts nothing until the
@@ -262,20 +268,6 @@ TEST(DecommissionerTest, IncludesPodsBoundAheadOfTheWatch) {
   auto out = h.Run();
   EXPECT_EQ(out["spark/e1"].result, "evicted");
   EXPECT_EQ(out["spark/e2"].result, "evicted");
-}
-
-// Verifies a finished decommission is forgotten once its notice is withdrawn: the task map
-// stays as small as the active notices.
-TEST(DecommissionerTest, DoneTasksForgottenOnWithdrawal) {
-  Harness h;
-  h.Pods({Pod("e1", "doomed", "executor")});
-  h.Run();
-  h.state.ApplyPod(/*deleted=*/true, Pod("e1", "doomed", "executor"));
-  ASSERT_TRUE(h.decom->WaitIdle(absl::Seconds(10)));
-  EXPECT_EQ(h.decom->tasks(), 1u);
-  h.state.WithdrawNotice("doomed", "n-1");
-  h.decom->Cancel(Notice());
-  EXPECT_EQ(h.decom->tasks(), 0u);
 }
 
 // Verifies the grace period arithmetic and its bounds.
