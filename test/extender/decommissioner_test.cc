@@ -204,10 +204,12 @@ TEST(DecommissionerTest, DryRun) {
 // decommission is forgotten once its notice is withdrawn: the task map stays as small as the
 // active notices.
 TEST(DecommissionerTest, MarksNodeWhenExecutorsGone) {
-  Harness h;
+  Harness h({}, /*auto_advance=*/false);  // the node is re-checked on the clock: the test moves it
   h.Pods({Pod("e1", "doomed", "executor")});
   h.Run();
+  ASSERT_TRUE(h.clock.WaitForSleepers(1));  // e1 still there: the next check is a second away
   h.state.ApplyPod(/*deleted=*/true, Pod("e1", "doomed", "executor"));
+  h.clock.Advance(absl::Seconds(1));
   ASSERT_TRUE(h.decom->WaitIdle(absl::Seconds(10)));
   EXPECT_EQ((*h.api.Get("/api/v1/nodes/doomed"))["metadata"]["annotations"]["spotguard.io/decommissioned"], "n-1");
   EXPECT_EQ(h.decom->tasks(), 1u);
