@@ -76,6 +76,7 @@ absl::Status Reflector::List() {
     continue_token = StringAt(*page, {"metadata", "continue"});
     rv = StringAt(*page, {"metadata", "resourceVersion"});
   } while (!continue_token.empty());
+  ++lists_;  // before the handler runs: whoever it wakes sees this list counted
   try {
     handler_.replace(std::move(items));
   } catch (const std::exception& e) {
@@ -86,7 +87,6 @@ absl::Status Reflector::List() {
     absl::MutexLock lock(&mu_);
     resource_version_ = rv;
   }
-  ++lists_;
   synced_ = true;
   return absl::OkStatus();
 }
