@@ -105,21 +105,20 @@ grpc::Status Report(v1::EvictionService::Stub& stub, const Agent& a, const v1::R
   return stub.ReportNotice(&ctx, req, &res);
 }
 
-std::vector<std::unique_ptr<v1::EvictionService::Stub>> Stubs(const std::string& address, int n) {
+std::vector<std::unique_ptr<v1::EvictionService::Stub>> Stubs(const e2e::RunningExtender& ext, int n) {
   std::vector<std::unique_ptr<v1::EvictionService::Stub>> stubs;
   for (int i = 0; i < n; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("grpc.channel_id", i);  // distinct channels, not one shared subchannel
-    stubs.push_back(v1::EvictionService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(v1::EvictionService::NewStub(grpc_tls::NewChannel(ext.grpc_address, e2e::AgentChannel(ext), args)));
   }
   return stubs;
 }
 
 // Every agent reports `action` at once.
-absl::StatusOr<Json> Storm(const std::vector<Agent>& agents, const std::string& grpc_address, const Options& o,
+absl::StatusOr<Json> Storm(const std::vector<Agent>& agents, const e2e::RunningExtender& ext, const Options& o,
                            absl::string_view action) {
-  auto stubs = Stubs(grpc_address, o.channels);
+  auto stubs = Stubs(ext, o.channels);
   const absl::Time now = absl::Now();
   std::vector<v1::ReportNoticeRequest> requests;
   for (const Agent& a : agents) requests.push_back(SpotInterruption(a.node, now, action));
@@ -235,7 +234,7 @@ int Main(int argc, char** argv) {
   Json results = {{"benchmark", "eviction_storm"}, {"extender_flags", o.extender_flags}};
   std::printf("| storm | reports | concurrency | wall (s) | reports/s | latency p50 / p99 / max (ms) |\n|---|---|---|---|---|---|\n");
   for (const auto& [pass, action] : {std::pair{"cold tokens", "terminate"}, std::pair{"cached tokens", "stop"}}) {
-    auto storm = Storm(agents, extender->grpc_address, o, action);
+    auto storm = Storm(agents, *extender, o, action);
     if (!storm.ok()) return Fail(storm.status());
     results[absl::StrCat("storm_", action == std::string("terminate") ? "cold" : "cached")] = *storm;
     std::printf("| %s | %d | %d | %.2f | %.0f | %.1f / %.1f / %.1f |\n", pass, o.nodes, o.concurrency,
@@ -249,7 +248,7 @@ int Main(int argc, char** argv) {
   // executors on the storm nodes).
   ObjectWatch evicted(**admin, "/api/v1/namespaces/spark-fanout/pods",
                       [](const Json& p) { return p["metadata"].contains("deletionTimestamp"); });
-  auto stub = Stubs(extender->grpc_address, 1);
+  auto stub = Stubs(*extender, 1);
   std::vector<double> watched_ms, sent_ms;
   results["fanout"] = Json::array();
   for (int r = 0; r < o.fanout_runs; ++r) {

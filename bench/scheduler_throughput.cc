@@ -132,7 +132,9 @@ absl::StatusOr<std::pair<double, double>> AttemptLatency(e2e::ControlPlane& cp, 
   }
 }
 
-std::string SchedulerConfig(const std::string& profile, const std::string& extender_url, bool bind) {
+// `tls`: kube-scheduler's client certificate and the CA, for an https:// extender.
+std::string SchedulerConfig(const std::string& profile, const std::string& extender_url, bool bind,
+                            const tls::Files* tls = nullptr) {
   std::string cfg = absl::StrCat(R"(apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection:
@@ -151,10 +153,15 @@ profiles:
     prioritizeVerb: prioritize
 )", bind ? "    bindVerb: bind\n" : "", R"(    weight: 10
     nodeCacheCapable: true
-    enableHTTPS: false
     httpTimeout: 5s
     ignorable: false
 )");
+  if (tls == nullptr) {
+    absl::StrAppend(&cfg, "    enableHTTPS: false\n");
+  } else {
+    absl::StrAppend(&cfg, "    enableHTTPS: true\n    tlsConfig:\n      certFile: ", tls->cert_file, "\n      keyFile: ",
+                    tls->key_file, "\n      caFile: ", tls->ca_file, "\n");
+  }
   return cfg;
 }
 
@@ -182,8 +189,8 @@ struct Run {
 };
 
 // spotguard-extender's mean handler time per verb (ms), from its request-duration histogram.
-Json ExtenderHandlerMs(const std::string& http_address) {
-  std::vector<std::string> hp = absl::StrSplit(http_address, ':');
+Json ExtenderHandlerMs(const std::string& metrics_address) {
+  std::vector<std::string> hp = absl::StrSplit(metrics_address, ':');
   int port = 0;
   if (hp.size() != 2 || !absl::SimpleAtoi(hp[1], &port)) return Json::object();
   httplib::Client cli(hp[0], port);
@@ -232,7 +239,7 @@ absl::StatusOr<Run> RunConfig(e2e::ControlPlane& cp, kube::KubeClient& client, c
     auto started = e2e::StartExtender(cp, flags);
     if (!started.ok()) return started.status();
     extender = std::move(*started);
-    url = "http://" + extender->http_address;
+    url = "https://" + extender->http_address;
   } else if (config == "reference") {
     const std::string bin = o.reference.empty() ? SelfDir() + "/reference-extender" : o.reference;
     auto p = e2e::Process::Start("reference-extender", {bin, "-state", WriteReferenceState(n, dir)}, dir);
@@ -244,7 +251,7 @@ absl::StatusOr<Run> RunConfig(e2e::ControlPlane& cp, kube::KubeClient& client, c
   } else if (config != "none") {
     return absl::InvalidArgumentError(absl::StrCat("unknown configuration ", config));
   }
-  if (absl::Status s = cp.StartScheduler(SchedulerConfig(profile, url, config == "spotguard")); !s.ok()) return s;
+  if (absl::Status s = cp.StartScheduler(SchedulerConfig(profile, url, config == "spotguard", extender ? &extender->certs.scheduler : nullptr)); !s.ok()) return s;
   auto times = watch.WaitFor(o.pods, o.timeout);
   if (!times.ok()) return times.status();
   auto latency = AttemptLatency(cp, profile, o.pods);
@@ -255,7 +262,7 @@ absl::StatusOr<Run> RunConfig(e2e::ControlPlane& cp, kube::KubeClient& client, c
   r.pods_per_s = r.seconds > 0 ? (o.pods - 1) / r.seconds : 0;
   r.p50_ms = latency->first;
   r.p99_ms = latency->second;
-  if (extender.has_value()) r.extender_ms = ExtenderHandlerMs(extender->http_address);
+  if (extender.has_value()) r.extender_ms = ExtenderHandlerMs(extender->metrics_address);
   // Leave the next configuration an empty cluster: the pods go at once.
   (void)client.Delete(absl::StrCat("/api/v1/namespaces/", ns, "/pods"), Json{{"gracePeriodSeconds", 0}});
   if (extender.has_value()) extender->process->Signal(SIGTERM);

@@ -26,23 +26,30 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view address) {
   return hp;
 }
 
-HttpServer::HttpServer(HttpServerOptions options) : options_(std::move(options)) {
+namespace {
+std::unique_ptr<httplib::Server> NewServer(const std::shared_ptr<tls::ServerContext>& tls) {
+  if (tls == nullptr) return std::make_unique<httplib::Server>();
+  return std::make_unique<httplib::SSLServer>([tls](SSL_CTX& ctx) { return tls->Configure(ctx); });
+}
+}  // namespace
+
+HttpServer::HttpServer(HttpServerOptions options) : options_(std::move(options)), server_(NewServer(options_.tls)) {
   IgnoreSigpipe();
   int threads = options_.threads;
-  server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server_.set_tcp_nodelay(true);
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_tcp_nodelay(true);
   // cpp-httplib's default adds SO_REUSEPORT, which would let a second process bind the
   // same port and silently take half the traffic. Only SO_REUSEADDR (fast restarts).
-  server_.set_socket_options([](socket_t sock) {
+  server_->set_socket_options([](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  server_.set_keep_alive_timeout(absl::ToInt64Seconds(options_.keep_alive));
-  server_.set_keep_alive_max_count(options_.keep_alive_max_requests);
-  server_.set_read_timeout(absl::ToInt64Seconds(options_.read_timeout));
-  server_.set_write_timeout(absl::ToInt64Seconds(options_.write_timeout));
-  server_.set_payload_max_length(options_.max_body_bytes);
-  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
+  server_->set_keep_alive_timeout(absl::ToInt64Seconds(options_.keep_alive));
+  server_->set_keep_alive_max_count(options_.keep_alive_max_requests);
+  server_->set_read_timeout(absl::ToInt64Seconds(options_.read_timeout));
+  server_->set_write_timeout(absl::ToInt64Seconds(options_.write_timeout));
+  server_->set_payload_max_length(options_.max_body_bytes);
+  server_->set_exception_handler([](const httplib::Request& req, httplib::Response& res,
                                    std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
@@ -59,7 +66,7 @@ HttpServer::HttpServer(HttpServerOptions options) : options_(std::move(options))
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::ServeMetrics(const MetricsRegistry& registry) {
-  server_.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
+  server_->Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
     res.set_content(registry.Serialize(), "text/plain; version=0.0.4; charset=utf-8");
   });
 }
@@ -73,27 +80,28 @@ void HttpServer::ServeProbes(std::function<absl::Status()> healthy,
       res.set_content(s.ok() ? "ok\n" : std::string(s.message()) + "\n", "text/plain; charset=utf-8");
     };
   };
-  server_.Get("/healthz", probe(std::move(healthy)));
-  server_.Get("/readyz", probe(std::move(ready)));
+  server_->Get("/healthz", probe(std::move(healthy)));
+  server_->Get("/readyz", probe(std::move(ready)));
 }
 
 absl::Status HttpServer::Start() {
   absl::StatusOr<HostPort> hp = ParseHostPort(options_.address);
   if (!hp.ok()) return hp.status();
   host_ = hp->host;
+  if (!server_->is_valid()) return absl::InvalidArgumentError(absl::StrCat("cannot set up TLS for ", options_.address));
   if (hp->port == 0) {
-    port_ = server_.bind_to_any_port(host_);
+    port_ = server_->bind_to_any_port(host_);
     if (port_ < 0) port_ = 0;
-  } else if (server_.bind_to_port(host_, hp->port)) {
+  } else if (server_->bind_to_port(host_, hp->port)) {
     port_ = hp->port;
   }
   if (port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.address));
   }
   // bind_to_port already listens, so connections queue in the backlog from here on.
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
   // stop() is a no-op until the accept loop runs, so do not return before it does.
-  while (!server_.is_running()) std::this_thread::yield();
+  while (!server_->is_running()) std::this_thread::yield();
   return absl::OkStatus();
 }
 
@@ -104,7 +112,7 @@ std::string HttpServer::BoundAddress() const {
 
 void HttpServer::Stop() {
   if (!thread_.joinable()) return;
-  server_.stop();
+  server_->stop();
   thread_.join();
 }
 

@@ -6,6 +6,9 @@
 // a connection the server closed), TCP_NODELAY, a bounded body size, and no response
 // compression (see SetJson).
 //
+// With `tls` set it serves HTTPS only (common/tls.h: a client certificate is required when
+// the context has a CA).
+//
 // Example:
 //   HttpServer server({.address = "127.0.0.1:0"});
 //   server.ServeMetrics(registry);
@@ -25,6 +28,7 @@
 #include "absl/time/time.h"
 #include "absl/strings/string_view.h"
 #include "common/metrics.h"
+#include "common/tls.h"
 #include "httplib.h"
 
 namespace spotguard {
@@ -44,6 +48,7 @@ struct HttpServerOptions {
   absl::Duration read_timeout = absl::Seconds(10);
   absl::Duration write_timeout = absl::Seconds(10);
   size_t max_body_bytes = 64 << 20;
+  std::shared_ptr<tls::ServerContext> tls;  // null: plain HTTP
 };
 
 class HttpServer {
@@ -52,7 +57,7 @@ class HttpServer {
   ~HttpServer();
 
   // Add routes before Start(). Handlers run on the server's threads.
-  httplib::Server& routes() { return server_; }
+  httplib::Server& routes() { return *server_; }
 
   void ServeMetrics(const MetricsRegistry& registry);
   // /healthz and /readyz answer 200 "ok" when the check returns OK, else 503 with its message.
@@ -68,7 +73,7 @@ class HttpServer {
 
  private:
   HttpServerOptions options_;
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::string host_;
   int port_ = 0;

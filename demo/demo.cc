@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/http_server.h"
 #include "common/kube/resources.h"
 #include "common/signals.h"
 #include "httplib.h"
@@ -132,11 +133,25 @@ absl::Status Run(const Options& o) {
   RETURN_IF_ERROR(e2e::ApplyExtenderRbac(cp));
 
   Step("Starting spotguard-extender (its own ServiceAccount and RBAC) and spotguard-scheduler");
-  auto ext = e2e::StartExtender(cp, {"--log_level=info"});
+  auto ext = e2e::StartExtender(cp, {"--log_level=info", "--debug_endpoints"});
   if (!ext.ok()) return ext.status();
-  RETURN_IF_ERROR(cp.StartScheduler(e2e::SchedulerConfig(ext->http_address, /*node_cache_capable=*/true)));
-  Say(absl::StrCat("  extender: http://", ext->http_address, " (filter, prioritize, /metrics, /debug/nodes); gRPC ",
-                   ext->grpc_address));
+  RETURN_IF_ERROR(cp.StartScheduler(e2e::SchedulerConfig(*ext, /*node_cache_capable=*/true)));
+  Say(absl::StrCat("  scheduler API https://", ext->http_address,
+                   " (filter, prioritize, bind): TLS, kube-scheduler's client certificate required"));
+  Say(absl::StrCat("  EvictionService ", ext->grpc_address, ": gRPC over TLS; agents verify it against the CA of ",
+                   ext->certs.agent.ca_file));
+  Say(absl::StrCat("  /metrics, /healthz, /readyz, /debug/nodes: http://", ext->metrics_address));
+  {
+    // The door is shut to anyone without kube-scheduler's certificate.
+    auto hp = ParseHostPort(ext->http_address);
+    httplib::SSLClient stranger(hp->host, hp->port);
+    stranger.set_ca_cert_path(ext->certs.scheduler.ca_file.c_str());
+    stranger.enable_server_certificate_verification(true);
+    auto res = stranger.Post("/bind", "{}", "application/json");
+    Say(res ? absl::StrCat("  ERROR: a client without a certificate got HTTP ", res->status)
+            : "  a client without the scheduler's certificate: refused in the TLS handshake");
+    if (res) return absl::InternalError("the scheduler API answered a client without a certificate");
+  }
 
   Step(absl::StrCat("Creating nodes: AKS and EKS, 2 spot pools x 2 zones x ", o.nodes,
                     ", plus an on-demand node on each cloud; one agent per spot node"));
@@ -269,7 +284,7 @@ absl::Status Run(const Options& o) {
     lines.push_back({absl::Now(), absl::StrCat("kube-scheduler bound replacement spark/", name, " to ", *node)});
   }
   {
-    httplib::Client http("http://" + ext->http_address);
+    httplib::Client http("http://" + ext->metrics_address);
     if (auto res = http.Get("/debug/nodes"); res && res->status == 200) {
       for (const Json& n : Json::parse(res->body)) risk[n["name"]] = n["risk"];
     }
@@ -287,7 +302,7 @@ absl::Status Run(const Options& o) {
   for (const Line& l : lines) Say(absl::StrFormat("  t+%6.3fs  %s", absl::ToDoubleSeconds(l.at - t0), l.text));
 
   Step("Summary (from the daemons' /metrics)");
-  std::string em = Scrape(ext->http_address);
+  std::string em = Scrape(ext->metrics_address);
   for (SpotNode* v : {aws, azure}) {
     std::string am = e2e::ScrapeMetrics(*v->agent);
     double n = Metric(am, "spotguard_agent_notice_to_cordon_seconds_count");
@@ -306,6 +321,9 @@ absl::Status Run(const Options& o) {
                       Metric(em, "spotguard_extender_requests_total", "verb=\"prioritize\""),
                       Metric(em, "spotguard_extender_filtered_nodes_total", "reason=\"notice\""),
                       Metric(em, "spotguard_extender_filtered_nodes_total", "reason=\"driver_on_spot\"")));
+  Say(absl::StrFormat("  TLS on both hops: gRPC reports accepted %.0f; scheduler-API handshakes refused %.0f (the stranger above)",
+                      Metric(em, "spotguard_extender_grpc_requests_total", "code=\"OK\""),
+                      Metric(em, "spotguard_extender_tls_handshakes_refused_total")));
   bool replaced_elsewhere = true;
   for (const Line& l : lines) {
     if (absl::StrContains(l.text, "bound replacement") &&
@@ -323,7 +341,9 @@ absl::Status Run(const Options& o) {
     Say(absl::StrCat("  export KUBECONFIG=", cp.kubeconfig()));
     Say(absl::StrCat("  ", e2e::ToolsBinDir(), "/kubectl get nodes -L spotguard.io/evicting,spotguard.io/rebalance-recommended"));
     Say(absl::StrCat("  ", e2e::ToolsBinDir(), "/kubectl get events -A --field-selector reason=SparkExecutorDecommission"));
-    Say(absl::StrCat("  curl http://", ext->http_address, "/metrics ; curl http://", ext->http_address, "/debug/nodes"));
+    Say(absl::StrCat("  curl http://", ext->metrics_address, "/metrics ; curl http://", ext->metrics_address, "/debug/nodes"));
+    Say(absl::StrCat("  curl --cacert ", ext->certs.scheduler.ca_file, " --cert ", ext->certs.scheduler.cert_file, " --key ",
+                     ext->certs.scheduler.key_file, " -d '{}' https://", ext->http_address, "/filter"));
     Say(absl::StrCat("  logs: ", cp.dir(), "/logs/"));
     StopSignal stop;
     StopOnSignals(stop);

@@ -6,13 +6,21 @@
 namespace spotguard::extender {
 
 void RegisterFlags(FlagSet& f, Config& c) {
-  f.Add("http_address", &c.http_address, "Address of the scheduler extender API (/filter, /prioritize), /metrics and probes");
+  f.Add("http_address", &c.http_address,
+        "Address of the scheduler extender API (/filter, /prioritize, /bind): HTTPS, kube-scheduler's client certificate required");
   f.Add("http_threads", &c.http_threads, "Connections served at once (kube-scheduler keeps one alive per scheduler)");
   f.Add("max_body_bytes", &c.max_body_bytes, "Largest scheduler request accepted (413 beyond)");
   f.Add("keep_alive", &c.keep_alive, "HTTP keep-alive; must outlive Go's 90s idle timeout");
-  f.Add("grpc_address", &c.grpc_address, "Address of the EvictionService gRPC server");
-  f.Add("tls_cert_file", &c.tls_cert_file, "gRPC TLS certificate (PEM); with --tls_key_file");
-  f.Add("tls_key_file", &c.tls_key_file, "gRPC TLS private key (PEM)");
+  f.Add("grpc_address", &c.grpc_address, "Address of the EvictionService gRPC server (TLS)");
+  f.Add("metrics_address", &c.metrics_address, "Address of /metrics, /healthz, /readyz and /debug/* (plain HTTP)");
+  f.Add("debug_endpoints", &c.debug_endpoints, "Serve /debug/nodes (the node inventory) on --metrics_address");
+  f.Add("tls_cert_file", &c.tls_cert_file, "TLS certificate (PEM) of the scheduler API and the gRPC server; re-read on rotation");
+  f.Add("tls_key_file", &c.tls_key_file, "Private key (PEM) of --tls_cert_file");
+  f.Add("scheduler_ca_file", &c.scheduler_ca_file, "CA bundle (PEM) kube-scheduler's client certificate must chain to");
+  f.Add("agent_ca_file", &c.agent_ca_file,
+        "CA bundle (PEM) agents' client certificates must chain to (empty: agents authenticate by token alone)");
+  f.Add("insecure_plaintext", &c.insecure_plaintext,
+        "Serve the scheduler API and gRPC without TLS or client certificates (tests only)");
   f.Add("kubeconfig", &c.kubeconfig, "kubeconfig file (default: in-cluster)").Env("KUBECONFIG");
   f.Add("kube_qps", &c.kube_qps, "API requests per second (<= 0: unlimited)");
   f.Add("kube_burst", &c.kube_burst, "API request burst (one node's decommission of 50 executors is 150 requests)");
@@ -83,8 +91,9 @@ absl::Status Validate(const Config& c) {
   if (c.decommission_lead < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--decommission_lead must be >= 0");
   }
-  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
-    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  if (!c.insecure_plaintext && (c.tls_cert_file.empty() || c.tls_key_file.empty() || c.scheduler_ca_file.empty())) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file, --tls_key_file and --scheduler_ca_file are required (or --insecure_plaintext)");
   }
   return absl::OkStatus();
 }

@@ -12,12 +12,20 @@ namespace spotguard::extender {
 
 struct Config {
   // Serving
-  std::string http_address = ":8888";  // kube-scheduler extender API, /metrics, probes
+  std::string http_address = ":8888";  // kube-scheduler extender API (HTTPS, client certificate required)
   int http_threads = 16;
   int64_t max_body_bytes = 64 << 20;
   absl::Duration keep_alive = absl::Seconds(120);  // longer than Go's 90 s idle timeout
-  std::string grpc_address = ":8889";              // EvictionService
-  std::string tls_cert_file, tls_key_file;         // gRPC TLS (optional)
+  std::string grpc_address = ":8889";              // EvictionService (TLS)
+  std::string metrics_address = ":9102";           // /metrics, probes, /debug/* (plain HTTP)
+  bool debug_endpoints = false;                    // serve /debug/* on metrics_address
+  // Both servers' certificate; the CA kube-scheduler's client certificate must chain to; the
+  // CA agents' client certificates must chain to ("" = agents authenticate by token alone).
+  std::string tls_cert_file = "/etc/spotguard/tls/tls.crt";
+  std::string tls_key_file = "/etc/spotguard/tls/tls.key";
+  std::string scheduler_ca_file = "/etc/spotguard/tls/ca.crt";
+  std::string agent_ca_file;
+  bool insecure_plaintext = false;  // both servers without TLS (tests only)
   std::string kubeconfig;
   // API rate as client-go's QPS/Burst: binding goes through the extender (bindVerb), so match
   // kube-scheduler's clientConnection (its defaults are 50/100 too).

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
-#include "common/kube/config.h"
+#include "common/grpc/credentials.h"
 #include "common/log.h"
 
 namespace spotguard::extender {
@@ -112,21 +112,12 @@ grpc::Status EvictionService::WithdrawNotice(grpc::ServerContext* ctx, const v1:
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcServerOptions& options, grpc::Service* service,
                                                               int* bound_port) {
-  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
-  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
-    auto cert = kube::ReadFile(options.tls_cert_file);
-    auto key = kube::ReadFile(options.tls_key_file);
-    if (!cert.ok() || !key.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("gRPC TLS: ", !cert.ok() ? cert.status().message() : key.status().message()));
-    }
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*key, *cert});
-    creds = grpc::SslServerCredentials(ssl);
-  }
+  auto creds = grpc_tls::ServerCredentials(options.tls);
+  if (!creds.ok()) return creds.status();
   std::string address = options.address;
   if (absl::StartsWith(address, ":")) address = "0.0.0.0" + address;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, creds, bound_port);
+  builder.AddListeningPort(address, *creds, bound_port);
   builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || *bound_port == 0) return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", options.address));

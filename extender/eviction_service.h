@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "common/tls.h"
 #include "extender/authenticator.h"
 #include "extender/cluster_state.h"
 #include "extender/metrics.h"
@@ -44,10 +45,12 @@ class EvictionService final : public spotguard::v1::EvictionService::Service {
 // The NoticeRecord of a wire message, validated by the notice contract.
 absl::StatusOr<NoticeRecord> FromProto(const spotguard::v1::ReportNoticeRequest& req);
 
-// Serves `service` on `address` ("host:port", port 0 = any); TLS when cert and key are given.
+// Serves `service` on `address` ("host:port", port 0 = any). With a certificate in `tls`,
+// over TLS only, the files re-read when they rotate, and with its CA file a client
+// certificate chaining to it required; without one, in plaintext.
 struct GrpcServerOptions {
   std::string address = ":8889";
-  std::string tls_cert_file, tls_key_file;
+  tls::Files tls;
 };
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcServerOptions& options,
                                                               grpc::Service* service, int* bound_port);

@@ -65,10 +65,7 @@ Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube)
                  {.namespace_ = b.pod_namespace, .name = b.pod_name, .uid = b.pod_uid, .node = b.node, .labels = b.labels});
              return absl::OkStatus();
            }),
-      http_({.address = c.http_address,
-             .threads = c.http_threads,
-             .keep_alive = c.keep_alive,
-             .max_body_bytes = static_cast<size_t>(c.max_body_bytes)}) {
+      metrics_http_({.address = c.metrics_address, .threads = 4}) {
   state_.OnDoomed([this](const NoticeRecord& n) { decommissioner_.Start(n); });
   state_.OnWithdrawn([this](const NoticeRecord& n) { decommissioner_.Cancel(n); });
 }
@@ -91,18 +88,42 @@ absl::Status Extender::Ready() const {
 }
 
 absl::Status Extender::Start() {
-  api_.Register(http_.routes());
-  http_.ServeMetrics(registry_);
-  http_.ServeProbes([] { return absl::OkStatus(); }, [this] { return Ready(); });
-  if (absl::Status s = http_.Start(); !s.ok()) return s;
-  auto grpc = StartGrpcServer({.address = config_.grpc_address, .tls_cert_file = config_.tls_cert_file,
-                               .tls_key_file = config_.tls_key_file},
-                              &service_, &grpc_port_);
+  std::shared_ptr<tls::ServerContext> scheduler_tls;
+  if (config_.insecure_plaintext) {
+    log::Warn("serving the scheduler API and gRPC in plaintext (--insecure_plaintext): tokens travel in the clear "
+              "and anyone who reaches the port may bind pods");
+  } else {
+    auto ctx = tls::ServerContext::Create(
+        {.cert_file = config_.tls_cert_file, .key_file = config_.tls_key_file, .ca_file = config_.scheduler_ca_file},
+        clock_);
+    if (!ctx.ok()) return absl::InvalidArgumentError(absl::StrCat("scheduler API TLS: ", ctx.status().message()));
+    (*ctx)->OnAlert([this](absl::string_view alert) { metrics_.RecordTlsRefused("scheduler", alert); });
+    scheduler_tls = std::move(*ctx);
+  }
+  http_ = std::make_unique<HttpServer>(HttpServerOptions{.address = config_.http_address,
+                                                         .threads = config_.http_threads,
+                                                         .keep_alive = config_.keep_alive,
+                                                         .max_body_bytes = static_cast<size_t>(config_.max_body_bytes),
+                                                         .tls = scheduler_tls});
+  api_.Register(http_->routes());
+  if (config_.debug_endpoints) api_.RegisterDebug(metrics_http_.routes());
+  metrics_http_.ServeMetrics(registry_);
+  metrics_http_.ServeProbes([] { return absl::OkStatus(); }, [this] { return Ready(); });
+  if (absl::Status s = metrics_http_.Start(); !s.ok()) return s;
+  if (absl::Status s = http_->Start(); !s.ok()) return s;
+  GrpcServerOptions grpc_options{.address = config_.grpc_address};
+  if (!config_.insecure_plaintext) {
+    grpc_options.tls = {.cert_file = config_.tls_cert_file, .key_file = config_.tls_key_file,
+                        .ca_file = config_.agent_ca_file};
+  }
+  auto grpc = StartGrpcServer(grpc_options, &service_, &grpc_port_);
   if (!grpc.ok()) return grpc.status();
   grpc_ = std::move(*grpc);
   state_thread_ = std::thread([this] { state_.Run(state_stop_); });
   log::Info("serving", {{"http_address", http_address()}, {"grpc_address", grpc_address()},
-                        {"tls", !config_.tls_cert_file.empty()}});
+                        {"metrics_address", metrics_address()}, {"tls", !config_.insecure_plaintext},
+                        {"agent_client_certificates", !config_.agent_ca_file.empty()},
+                        {"debug_endpoints", config_.debug_endpoints}});
   return absl::OkStatus();
 }
 
@@ -110,7 +131,8 @@ void Extender::Run(const StopSignal& stop) {
   stop.WaitUntil(absl::InfiniteFuture());
   log::Info("shutting down: servers first, then watches and decommissions");
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  http_.Stop();
+  if (http_) http_->Stop();
+  metrics_http_.Stop();
   state_stop_.Stop();
   if (state_thread_.joinable()) state_thread_.join();
   decommissioner_.Stop();

@@ -24,12 +24,15 @@ class Extender {
   Extender(const Config& config, Clock& clock, kube::KubeClient& kube);
   ~Extender();
 
-  // Starts the HTTP and gRPC servers and the watches; returns once they listen.
+  // Starts the servers and the watches; returns once they listen. The scheduler API and the
+  // gRPC server use TLS unless config.insecure_plaintext; /metrics, the probes and /debug/*
+  // are plain HTTP on their own port.
   absl::Status Start();
   // Serves until `stop`, then shuts down (servers first, then watches and decommissions).
   void Run(const StopSignal& stop);
 
-  std::string http_address() const { return http_.BoundAddress(); }
+  std::string http_address() const { return http_ ? http_->BoundAddress() : ""; }
+  std::string metrics_address() const { return metrics_http_.BoundAddress(); }
   std::string grpc_address() const;
   absl::Status Ready() const;
 
@@ -47,7 +50,8 @@ class Extender {
   Authenticator auth_;
   EvictionService service_;
   HttpApi api_;
-  HttpServer http_;
+  std::unique_ptr<HttpServer> http_;  // the scheduler API, made in Start() once its TLS files load
+  HttpServer metrics_http_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
   StopSignal state_stop_;

@@ -131,8 +131,11 @@ std::string HttpApi::NodesJson() {
   return out.dump();
 }
 
-void HttpApi::Register(httplib::Server& server) {
+void HttpApi::RegisterDebug(httplib::Server& server) {
   server.Get("/debug/nodes", [this](const httplib::Request&, httplib::Response& res) { SetJson(res, NodesJson()); });
+}
+
+void HttpApi::Register(httplib::Server& server) {
   auto handler = [this](bool filter) {
     return [this, filter](const httplib::Request& req, httplib::Response& res) {
       auto [status, body] = filter ? Filter(req.body) : Prioritize(req.body);

@@ -44,9 +44,11 @@ class HttpApi {
   using Binder = std::function<absl::Status(const BindingArgs&)>;
   HttpApi(HttpApiOptions options, SnapshotSource snapshot, ExtenderMetrics& metrics, Binder binder = nullptr);
 
-  // Adds /filter, /prioritize, /bind (with a binder) and GET /debug/nodes (the snapshot's nodes: pool, zone, spot,
-  // risk, notice — for people exploring and the demo) to the server.
+  // Adds /filter, /prioritize and /bind (with a binder) to the server.
   void Register(httplib::Server& server);
+  // Adds GET /debug/nodes: the snapshot's nodes (pool, zone, spot, risk, notice), for people
+  // exploring and the demo.
+  void RegisterDebug(httplib::Server& server);
   std::string NodesJson();
 
   // The handlers without a socket: (HTTP status, body).

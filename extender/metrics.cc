@@ -34,6 +34,10 @@ ExtenderMetrics::ExtenderMetrics(MetricsRegistry& r)
                 .Name("spotguard_extender_grpc_requests_total")
                 .Help("EvictionService calls, by method and gRPC code")
                 .Register(r.registry())),
+      tls_refused_(prometheus::BuildCounter()
+                       .Name("spotguard_extender_tls_handshakes_refused_total")
+                       .Help("TLS handshakes refused, by server and the alert sent (a missing or untrusted client certificate)")
+                       .Register(r.registry())),
       decommissions_(prometheus::BuildCounter()
                          .Name("spotguard_decommissions_total")
                          .Help("Executor decommissions, by result")
@@ -83,6 +87,10 @@ void ExtenderMetrics::RecordNoticeReceived(absl::string_view cloud, absl::string
 
 void ExtenderMetrics::RecordGrpc(absl::string_view method, absl::string_view code) {
   grpc_.Add({{"method", std::string(method)}, {"code", std::string(code)}}).Increment();
+}
+
+void ExtenderMetrics::RecordTlsRefused(absl::string_view server, absl::string_view alert) {
+  tls_refused_.Add({{"server", std::string(server)}, {"alert", std::string(alert)}}).Increment();
 }
 
 void ExtenderMetrics::RecordDecommission(absl::string_view result) {

@@ -27,6 +27,8 @@ class ExtenderMetrics {
   // withdrawn) or full (too many active), by channel.
   void RecordNoticeRefused(absl::string_view reason, absl::string_view channel);
   void RecordGrpc(absl::string_view method, absl::string_view code);
+  // A TLS handshake this side refused, by server and the alert it sent ("certificate required").
+  void RecordTlsRefused(absl::string_view server, absl::string_view alert);
   void RecordDecommission(absl::string_view result);
   void RecordNoticeToDecommission(absl::Duration d);
   void SetEvictionRate(absl::string_view domain_kind, absl::string_view domain, double per_hour);
@@ -42,6 +44,7 @@ class ExtenderMetrics {
   prometheus::Family<prometheus::Counter>& notices_;
   prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Family<prometheus::Counter>& grpc_;
+  prometheus::Family<prometheus::Counter>& tls_refused_;
   prometheus::Family<prometheus::Counter>& decommissions_;
   prometheus::Histogram& notice_to_decommission_;
   prometheus::Family<prometheus::Gauge>& eviction_rate_;

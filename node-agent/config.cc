@@ -17,6 +17,13 @@ void RegisterFlags(FlagSet& f, Config& c) {
         "How often the node is read afresh and made to match the active notices again (0: never)");
   f.Add("extender_address", &c.extender_address, "host:port of spotguard-extender's gRPC service");
   f.Add("token_path", &c.token_path, "Projected ServiceAccount token sent to the extender");
+  f.Add("extender_ca_file", &c.extender_ca_file, "CA bundle (PEM) the extender's TLS certificate must chain to");
+  f.Add("extender_server_name", &c.extender_server_name,
+        "Name the extender's certificate must carry (default: the host of --extender_address)");
+  f.Add("tls_cert_file", &c.tls_cert_file, "Client certificate (PEM) presented to the extender (mutual TLS); with --tls_key_file");
+  f.Add("tls_key_file", &c.tls_key_file, "Private key (PEM) of --tls_cert_file");
+  f.Add("insecure_plaintext", &c.insecure_plaintext,
+        "Report to the extender without TLS: the token travels in the clear (tests only)");
   f.Add("kubeconfig", &c.kubeconfig, "kubeconfig file (default: in-cluster)").Env("KUBECONFIG");
   f.Add("listen_address", &c.listen_address, "Address for /metrics, /healthz and /readyz");
   f.Add("imds_timeout", &c.imds_timeout, "Timeout of one metadata request");
@@ -52,6 +59,12 @@ absl::Status Validate(const Config& c) {
                              std::pair{"aws_maintenance_action", &c.aws_maintenance_action},
                              std::pair{"rebalance_action", &c.rebalance_action}}) {
     if (auto a = ParseAction(*value); !a.ok()) return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", a.status().message()));
+  }
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  if (!c.insecure_plaintext && !c.extender_address.empty() && c.extender_ca_file.empty()) {
+    return absl::InvalidArgumentError("--extender_ca_file is required to verify the extender (or --insecure_plaintext)");
   }
   if (c.taint_effect != "NoSchedule" && c.taint_effect != "NoExecute" && c.taint_effect != "PreferNoSchedule") {
     return absl::InvalidArgumentError(

@@ -18,6 +18,13 @@ struct Config {
   absl::Duration resync_interval = absl::Minutes(5);  // node read afresh and put right
   std::string extender_address;           // host:port of the extender's gRPC service
   std::string token_path = "/var/run/secrets/spotguard/token";
+  // TLS to the extender: its certificate checked against this CA (and named
+  // extender_server_name, default the host of extender_address); the agent's own
+  // certificate presented when given.
+  std::string extender_ca_file = "/var/run/secrets/spotguard/tls/ca.crt";
+  std::string extender_server_name;
+  std::string tls_cert_file, tls_key_file;
+  bool insecure_plaintext = false;  // reports, token included, in the clear
   std::string kubeconfig;
   std::string listen_address = ":9101";   // /metrics, /healthz, /readyz
   absl::Duration imds_timeout = absl::Seconds(2);

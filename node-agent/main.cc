@@ -8,6 +8,7 @@
 #include "common/kube/config.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "common/tls.h"
 #include "node-agent/agent.h"
 #include "node-agent/config.h"
 #include "node-agent/sources/factory.h"
@@ -53,8 +54,20 @@ int main(int argc, char** argv) {
   if (config.extender_address.empty()) {
     log::Warn("no --extender_address: notices are acted on locally, reports to the extender are off");
   } else {
-    reporter = agent::NewGrpcReporter(
-        {.address = config.extender_address, .token_path = config.token_path, .timeout = config.report_timeout});
+    tls::Files files{.cert_file = config.tls_cert_file, .key_file = config.tls_key_file,
+                     .ca_file = config.extender_ca_file};
+    if (config.insecure_plaintext) {
+      log::Warn("reporting to the extender in plaintext (--insecure_plaintext): the token travels in the clear",
+                {{"extender_address", config.extender_address}});
+    } else if (absl::Status s = tls::Check(files); !s.ok()) {
+      return Fail(s);
+    }
+    reporter = agent::NewGrpcReporter({.address = config.extender_address,
+                                       .token_path = config.token_path,
+                                       .timeout = config.report_timeout,
+                                       .channel = {.tls = files,
+                                                   .server_name = config.extender_server_name,
+                                                   .plaintext = config.insecure_plaintext}});
   }
 
   MetricsRegistry registry;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "common/grpc/credentials.h"
 #include "common/kube/config.h"
 #include "grpcpp/grpcpp.h"
 #include "spotguard/v1/eviction.grpc.pb.h"
@@ -76,7 +77,7 @@ class GrpcReporter final : public Reporter {
   v1::EvictionService::Stub& Stub() {
     absl::MutexLock lock(&mu_);
     if (stub_ == nullptr) {
-      stub_ = v1::EvictionService::NewStub(grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials()));
+      stub_ = v1::EvictionService::NewStub(grpc_tls::NewChannel(options_.address, options_.channel));
     }
     return *stub_;  // stubs are thread-safe; this one lives as long as the reporter
   }

@@ -2,6 +2,8 @@
 // with the agent's projected ServiceAccount token ("authorization: Bearer <token>"),
 // re-read from its file on every call because the kubelet rotates it.
 //
+// The channel is TLS unless plaintext is asked for explicitly.
+//
 // One attempt per call; the Responder retries until acknowledged or past the deadline.
 // The gRPC channel is created on the first call (an agent that never sees a notice never
 // starts gRPC).
@@ -13,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/kube/node_facts.h"
+#include "common/grpc/credentials.h"
 #include "node-agent/notice.h"
 
 namespace spotguard::agent {
@@ -28,6 +31,7 @@ struct GrpcReporterOptions {
   std::string address;     // host:port of the extender's EvictionService
   std::string token_path;  // projected ServiceAccount token
   absl::Duration timeout = absl::Seconds(5);
+  grpc_tls::ChannelOptions channel;  // TLS unless channel.plaintext
 };
 
 std::unique_ptr<Reporter> NewGrpcReporter(GrpcReporterOptions options);

@@ -126,6 +126,24 @@ if [ ! -f "$crds/.complete" ]; then
   touch "$crds/.complete"
 fi
 
+# cert-manager's CRDs for manifests/components/cert-manager (no cert-manager runs). Its
+# deploy/crds files are Helm templates hidden in comments and quoted strings: the labels and
+# annotations carrying them are dropped.
+cm_crds="$TOOLS_DIR/cert-manager-crds-$CERT_MANAGER_VERSION"
+if [ ! -f "$cm_crds/.complete" ]; then
+  cm_src=$(go mod download -json "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" \
+    | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$cm_src" ] || { echo "build-tools: cannot download cert-manager $CERT_MANAGER_VERSION" >&2; exit 1; }
+  mkdir -p "$cm_crds"
+  for k in certificates issuers clusterissuers certificaterequests; do
+    python3 -c 'import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+d["metadata"] = {"name": d["metadata"]["name"]}
+yaml.safe_dump(d, open(sys.argv[2], "w"))' "$cm_src/deploy/crds/crd-$k.yaml" "$cm_crds/$k.yaml"
+  done
+  touch "$cm_crds/.complete"
+fi
+
 # Its main package is named 'cmd'; give the binary its real name.
 aemm_dir="$TOOLS_DIR/ec2-metadata-mock-$AEMM_VERSION"
 [ -f "$aemm_dir/cmd" ] && mv "$aemm_dir/cmd" "$aemm_dir/ec2-metadata-mock"

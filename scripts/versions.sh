@@ -14,6 +14,9 @@ HELM_VERSION=v3.19.0   # renders manifests/helm/spotguard; make test checks it a
 # The monitoring manifests' CRDs (ServiceMonitor, PodMonitor, PrometheusRule), taken from this
 # release's module on the proxy so make test can apply them to the real API server.
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
+# cert-manager's CRDs (Issuer, Certificate) for manifests/components/cert-manager, from its
+# module on the proxy, so make test can dry-run the component against the real API server.
+CERT_MANAGER_VERSION=v1.16.2
 
 # Where built binaries are cached, keyed by version, outside the build tree.
 SPOTGUARD_CACHE=${SPOTGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spotguard}

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "node-agent/sources/azure_scheduled_events.h"
 #include "test/e2e/agent_harness.h"
+#include "test/e2e/extender_harness.h"
 #include "test/e2e/controlplane.h"
 #include "test/e2e/process.h"
 #include "test/fakes/fake_eviction_service.h"
@@ -51,6 +52,15 @@ class AgentE2E : public E2ETest {
   }
 
   std::string Metrics(Process& agent) { return ScrapeMetrics(agent); }
+
+  // The extender's server certificate (no client certificates asked for), for the fake.
+  tls::Files ExtenderTls() {
+    auto certs = MakeSpotguardCerts(cp());
+    EXPECT_TRUE(certs.ok()) << certs.status();
+    tls::Files f = certs.ok() ? certs->extender : tls::Files{};
+    f.ca_file.clear();
+    return f;
+  }
 
   absl::StatusOr<Json> WaitNode(const std::string& name, const std::function<bool(const Json&)>& pred,
                                 absl::Duration timeout = absl::Seconds(30)) {
@@ -104,7 +114,7 @@ TEST_F(AgentE2E, AwsRebalanceThenSpotInterruption) {
   NodeSpec node{.name = UniqueName("eks-spot"), .kind = NodeKind::kEksSpot, .zone = "us-east-1a", .pool = "spot-a",
                 .instance_type = "m5.2xlarge"};
   Credentials creds = Provision(node);
-  FakeEvictionService extender;
+  FakeEvictionService extender(0, ExtenderTls());
   int port = FreePort();
   auto aemm = StartAemm(Dir(), port, {"--rebalance-delay-sec=1", "--mock-delay-sec=4"});
   auto agent = StartAgent(node.name, creds, extender.address(), {"--aws_endpoint=http://127.0.0.1:" + std::to_string(port)});
@@ -153,7 +163,7 @@ TEST_F(AgentE2E, AwsRebalanceThenSpotInterruption) {
 TEST_F(AgentE2E, AwsScheduledMaintenanceAndCancellation) {
   NodeSpec node{.name = UniqueName("eks-od"), .kind = NodeKind::kEksSpot, .zone = "us-east-1b", .pool = "spot-b"};
   Credentials creds = Provision(node);
-  FakeEvictionService extender;
+  FakeEvictionService extender(0, ExtenderTls());
   int port = FreePort();
   auto aemm = StartAemm(Dir(), port, {"events", "--code=system-reboot", "--state=active"});
   auto agent = StartAgent(node.name, creds, extender.address(), {"--aws_endpoint=http://127.0.0.1:" + std::to_string(port)});
@@ -185,7 +195,7 @@ TEST_F(AgentE2E, AzurePreemptOtherVmsAndWithdrawal) {
   FakeAzureScheduledEvents imds;
   imds.Add({.id = "other-vm", .type = "Preempt", .resources = {vm + "0"},
             .not_before = FakeAzureScheduledEvents::Rfc1123(absl::Now() + absl::Seconds(30))});
-  FakeEvictionService extender;
+  FakeEvictionService extender(0, ExtenderTls());
   auto agent = StartAgent(node.name, creds, extender.address(), {"--azure_endpoint=" + imds.url()});
 
   imds.Add({.id = "ours", .type = "Preempt", .resources = {vm},
@@ -228,7 +238,7 @@ TEST_F(AgentE2E, AzureStartedEventWritesOnce) {
   const absl::Time not_before = absl::Now() + absl::Seconds(30);
   imds.Add({.id = "started", .type = "Preempt", .resources = {vm},
             .not_before = FakeAzureScheduledEvents::Rfc1123(not_before)});
-  FakeEvictionService extender;
+  FakeEvictionService extender(0, ExtenderTls());
   auto agent = StartAgent(node.name, creds, extender.address(), {"--azure_endpoint=" + imds.url()});
   auto doomed = WaitNode(node.name, [](const Json& n) { return Unschedulable(n) && TaintValue(n) == "Preempt"; });
   ASSERT_TRUE(doomed.ok()) << doomed.status();
@@ -279,7 +289,7 @@ TEST_F(AgentE2E, RestartCarriesOnAndForeignCordonSurvives) {
   FakeAzureScheduledEvents imds;
   imds.Add({.id = "reboot-1", .type = "Reboot", .resources = {vm},
             .not_before = FakeAzureScheduledEvents::Rfc1123(absl::Now() + absl::Minutes(15))});
-  FakeEvictionService extender;
+  FakeEvictionService extender(0, ExtenderTls());
   auto agent = StartAgent(node.name, creds, extender.address(), {"--azure_endpoint=" + imds.url()});
   ASSERT_TRUE(WaitNode(node.name, [](const Json& n) { return TaintValue(n) == "Reboot"; }).ok());
   ASSERT_TRUE(extender.WaitFor(Reported("reboot-1")));
@@ -318,7 +328,7 @@ TEST_F(AgentE2E, ExtenderDownCordonStillWithinOnePoll) {
   ASSERT_TRUE(WaitNode(node.name, [](const Json& n) { return Unschedulable(n); }).ok());
   EXPECT_LT(absl::Now() - posted, absl::Seconds(3)) << "cordon took longer than a poll plus the API round trips";
   ASSERT_TRUE(agent->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "report to the extender failed"); }).ok());
-  FakeEvictionService extender(extender_port);
+  FakeEvictionService extender(extender_port, ExtenderTls());
   EXPECT_TRUE(extender.WaitFor(Reported("pre-1"), absl::Seconds(30)));
 }
 
@@ -331,7 +341,7 @@ TEST_F(AgentE2E, AzureFreezeLabelOnlyAndDryRun) {
   FakeAzureScheduledEvents imds;
   imds.Add({.id = "freeze-1", .type = "Freeze", .resources = {vm},
             .not_before = FakeAzureScheduledEvents::Rfc1123(absl::Now() + absl::Minutes(15))});
-  FakeEvictionService extender;
+  FakeEvictionService extender(0, ExtenderTls());
   {
     auto dry = StartAgent(node.name, creds, extender.address(), {"--azure_endpoint=" + imds.url(), "--dry_run"});
     ASSERT_TRUE(dry->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "dry run: would patch"); }).ok());
@@ -356,7 +366,7 @@ TEST_F(AgentE2E, AzureAcknowledgesOnceDecommissioned) {
   auto created = kube::GetNode(admin(), node.name);
   std::string vm = agent::sources::AzureVmNameFromProviderId(kube::StringAt(*created, {"spec", "providerID"}));
   FakeAzureScheduledEvents imds;
-  FakeEvictionService extender;
+  FakeEvictionService extender(0, ExtenderTls());
   auto agent = StartAgent(node.name, creds, extender.address(), {"--azure_endpoint=" + imds.url(), "--azure_ack"});
   imds.Add({.id = "pre-ack", .type = "Preempt", .resources = {vm},
             .not_before = FakeAzureScheduledEvents::Rfc1123(absl::Now() + absl::Seconds(30))});
@@ -377,7 +387,7 @@ TEST_F(AgentE2E, GcpPreemption) {
   testing::FakeImds imds;
   imds.RequireHeader("Metadata-Flavor", "Google", 403);
   imds.Set("/computeMetadata/v1/instance/preempted", {.body = "FALSE", .content_type = "text/plain"});
-  FakeEvictionService extender;
+  FakeEvictionService extender(0, ExtenderTls());
   auto agent = StartAgent(node.name, creds, extender.address(), {"--gcp_endpoint=" + imds.url()});
   imds.Set("/computeMetadata/v1/instance/preempted", {.body = "TRUE", .content_type = "text/plain"});
   auto doomed = WaitNode(node.name, [](const Json& n) { return Unschedulable(n) && TaintValue(n) == "preempted"; });

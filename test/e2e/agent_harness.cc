@@ -1,4 +1,5 @@
 #include "test/e2e/agent_harness.h"
+#include "test/e2e/extender_harness.h"
 
 #include <unistd.h>
 
@@ -55,10 +56,12 @@ absl::StatusOr<AgentCredentials> ProvisionAgent(ControlPlane& cp, const NodeSpec
 absl::StatusOr<std::unique_ptr<Process>> StartAgent(ControlPlane& cp, const std::string& node,
                                                     const AgentCredentials& c, const std::string& extender,
                                                     const std::vector<std::string>& flags) {
+  auto certs = MakeSpotguardCerts(cp);
+  if (!certs.ok()) return certs.status();
   std::vector<std::string> argv = {BinDir() + "/spotguard-agent", "--node_name=" + node,
                                    "--kubeconfig=" + c.kubeconfig, "--token_path=" + c.report_token_path,
-                                   "--extender_address=" + extender, "--listen_address=127.0.0.1:0",
-                                   "--poll_interval=250ms"};
+                                   "--extender_address=" + extender, "--extender_ca_file=" + certs->agent.ca_file,
+                                   "--listen_address=127.0.0.1:0", "--poll_interval=250ms"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   auto agent = Process::Start(UniqueName("agent-" + node), argv, cp.dir() + "/logs");
   if (!agent.ok()) return agent.status();

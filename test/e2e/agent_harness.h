@@ -29,7 +29,7 @@ absl::StatusOr<AgentCredentials> ProvisionAgent(ControlPlane& cp, const NodeSpec
 
 // Starts build/bin/spotguard-agent for `node` and waits until it watches the node.
 // `flags` add to (or override) the defaults: --listen_address=127.0.0.1:0,
-// --poll_interval=250ms.
+// --poll_interval=250ms, --extender_ca_file of MakeSpotguardCerts.
 absl::StatusOr<std::unique_ptr<Process>> StartAgent(ControlPlane& cp, const std::string& node,
                                                     const AgentCredentials& creds, const std::string& extender_address,
                                                     const std::vector<std::string>& flags);

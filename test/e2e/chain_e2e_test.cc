@@ -48,7 +48,7 @@ class ChainE2E : public E2ETest {
     auto ext = StartExtender(cp());
     ASSERT_TRUE(ext.ok()) << ext.status();
     extender_ = std::move(*ext);
-    ASSERT_TRUE(cp().StartScheduler(SchedulerConfig(extender_.http_address, true)).ok());
+    ASSERT_TRUE(cp().StartScheduler(SchedulerConfig(extender_, true)).ok());
   }
 
   NodeSpec Spec(NodeKind kind, const std::string& zone) {
@@ -138,9 +138,7 @@ class ChainE2E : public E2ETest {
   }
 
   std::string ExtenderMetrics() {
-    httplib::Client http("http://" + extender_.http_address);
-    auto res = http.Get("/metrics");
-    return res ? res->body : "";
+    return ScrapeExtender(extender_);
   }
 
   std::string group_;
@@ -393,14 +391,14 @@ TEST_F(ChainE2E, GrpcAuthentication) {
                   .raw_action = "terminate", .not_before = absl::Now() + absl::Minutes(2), .detected_at = absl::Now(),
                   .source = "aws-spot-itn", .action = agent::Action::kCordon};
   auto facts = [&](const std::string& node) { return kube::FactsOf(*kube::GetNode(admin(), node)); };
-  auto reporter = agent::NewGrpcReporter({.address = ext->grpc_address, .token_path = creds->report_token_path});
+  auto reporter = agent::NewGrpcReporter({.address = ext->grpc_address, .token_path = creds->report_token_path, .channel = AgentChannel(*ext)});
   absl::Status foreign = reporter->Report(facts(theirs.name), n);
   EXPECT_EQ(foreign.code(), absl::StatusCode::kPermissionDenied) << foreign;
   EXPECT_TRUE(reporter->Report(facts(mine.name), n).ok());
 
   std::string empty = cp().dir() + "/empty.token";
   std::ofstream(empty) << "";
-  auto anonymous = agent::NewGrpcReporter({.address = ext->grpc_address, .token_path = empty});
+  auto anonymous = agent::NewGrpcReporter({.address = ext->grpc_address, .token_path = empty, .channel = AgentChannel(*ext)});
   EXPECT_EQ(anonymous->Report(facts(mine.name), n).code(), absl::StatusCode::kUnauthenticated);
   // A bound token dies with its pod. (A token already validated stays cached until it expires,
   // as the TokenReview result allows; this one has not been seen yet.)
@@ -414,7 +412,7 @@ TEST_F(ChainE2E, GrpcAuthentication) {
   ASSERT_TRUE(kube::DeletePod(admin(), "spotguard-system", creds->pod, 0).ok());
   ASSERT_TRUE(WaitForObject(admin(), "/api/v1/namespaces/spotguard-system/pods", creds->pod,
                             [](const Json& p) { return p.is_null(); }).ok());
-  auto stale = agent::NewGrpcReporter({.address = ext->grpc_address, .token_path = unseen_path});
+  auto stale = agent::NewGrpcReporter({.address = ext->grpc_address, .token_path = unseen_path, .channel = AgentChannel(*ext)});
   n.id = "itn-auth-2";
   EXPECT_EQ(stale->Report(facts(mine.name), n).code(), absl::StatusCode::kUnauthenticated);
 }

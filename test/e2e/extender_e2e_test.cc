@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/http_server.h"
 #include "common/kube/resources.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -44,7 +45,7 @@ class ExtenderE2E : public E2ETest, public ::testing::WithParamInterface<bool> {
     // One scheduler at a time: restart it in this test's mode when the mode changes.
     static int mode = -1;
     if (mode != static_cast<int>(GetParam())) {
-      ASSERT_TRUE(cp().StartScheduler(SchedulerConfig(g_extender->http_address, GetParam())).ok());
+      ASSERT_TRUE(cp().StartScheduler(SchedulerConfig(*g_extender, GetParam())).ok());
       mode = GetParam();
     }
     group_ = UniqueName(GetParam() ? "names" : "nodes");
@@ -85,7 +86,8 @@ class ExtenderE2E : public E2ETest, public ::testing::WithParamInterface<bool> {
   }
 
   absl::Status Report(const NodeSpec& node, const AgentCredentials& creds, const std::string& id, bool withdraw = false) {
-    auto reporter = agent::NewGrpcReporter({.address = g_extender->grpc_address, .token_path = creds.report_token_path});
+    auto reporter = agent::NewGrpcReporter({.address = g_extender->grpc_address, .token_path = creds.report_token_path,
+                                            .channel = AgentChannel(*g_extender)});
     auto facts = kube::FactsOf(*kube::GetNode(admin(), node.name));
     agent::Notice n{.id = id, .cloud = agent::v1::CLOUD_AWS, .kind = agent::v1::NOTICE_KIND_EVICTION,
                     .raw_action = "terminate", .not_before = absl::Now() + absl::Minutes(2), .detected_at = absl::Now(),
@@ -94,9 +96,7 @@ class ExtenderE2E : public E2ETest, public ::testing::WithParamInterface<bool> {
   }
 
   std::string Metrics() {
-    httplib::Client http("http://" + g_extender->http_address);
-    auto res = http.Get("/metrics");
-    return res ? res->body : "";
+    return ScrapeExtender(*g_extender);
   }
 
   std::string group_, ns_;
@@ -179,6 +179,79 @@ TEST_P(ExtenderE2E, ExecutorsSpreadPerApplication) {
 
 INSTANTIATE_TEST_SUITE_P(NodeCacheCapable, ExtenderE2E, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "NodeNames" : "FullNodes"; });
+
+
+// Verifies no door is open: the scheduler API refuses a client without kube-scheduler's
+// certificate, with another CA's, and plain HTTP, counting each refused handshake; the
+// EvictionService refuses a plaintext client; /metrics and the probes answer only on the
+// metrics port and /debug/* is off unless asked for.
+class ExtenderTlsE2E : public E2ETest {};
+
+TEST_F(ExtenderTlsE2E, NoDoorIsOpen) {
+  ASSERT_TRUE(ApplyAgentRbac(cp()).ok());
+  ASSERT_TRUE(ApplyExtenderRbac(cp()).ok());
+  auto ext = StartExtender(cp());
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  auto refused = [&](const std::string& alert) {
+    std::string series = absl::StrCat("spotguard_extender_tls_handshakes_refused_total{alert=\"", alert,
+                                      "\",server=\"scheduler\"} ");
+    std::string m = ScrapeExtender(*ext);
+    size_t at = m.find(series);
+    return at == std::string::npos ? 0 : std::stoi(m.substr(at + series.size()));
+  };
+  auto hp = ParseHostPort(ext->http_address);
+  ASSERT_TRUE(hp.ok());
+
+  auto scheduler = SchedulerApiClient(*ext);
+  auto ok = scheduler->Post("/filter", R"({"Pod":{"metadata":{"name":"p"}},"NodeNames":[]})", "application/json");
+  ASSERT_TRUE(ok) << httplib::to_string(ok.error());
+  EXPECT_EQ(ok->status, 200);
+  auto not_here = scheduler->Get("/metrics");
+  ASSERT_TRUE(not_here);
+  EXPECT_EQ(not_here->status, 404);
+
+  httplib::SSLClient anonymous(hp->host, hp->port);
+  anonymous.set_ca_cert_path(ext->certs.scheduler.ca_file.c_str());
+  anonymous.enable_server_certificate_verification(true);
+  EXPECT_FALSE(anonymous.Post("/bind", "{}", "application/json"));
+  EXPECT_EQ(refused("certificate required"), 1);
+
+  const std::string other = cp().dir() + "/other-tls";
+  ASSERT_TRUE(e2e::Run(absl::StrCat(SourceDir(), "/scripts/make-certs.sh ", other, " --days 1")).ok());
+  httplib::SSLClient stranger(hp->host, hp->port, other + "/scheduler/tls.crt", other + "/scheduler/tls.key");
+  stranger.set_ca_cert_path(ext->certs.scheduler.ca_file.c_str());
+  stranger.enable_server_certificate_verification(true);
+  EXPECT_FALSE(stranger.Post("/bind", "{}", "application/json"));
+  EXPECT_EQ(refused("unknown CA"), 1);
+
+  httplib::Client plain(hp->host, hp->port);
+  auto cleartext = plain.Post("/bind", "{}", "application/json");
+  EXPECT_TRUE(!cleartext || cleartext->status == 400) << (cleartext ? cleartext->body : "");
+
+  const NodeSpec spec{.name = UniqueName("tls-node"), .kind = NodeKind::kEksSpot};
+  auto creds = ProvisionAgent(cp(), spec);
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  auto node = kube::GetNode(admin(), spec.name);
+  ASSERT_TRUE(node.ok()) << node.status();
+  agent::Notice n{.id = "itn-tls", .cloud = agent::v1::CLOUD_AWS, .kind = agent::v1::NOTICE_KIND_EVICTION,
+                  .raw_action = "terminate", .not_before = absl::Now() + absl::Minutes(2), .detected_at = absl::Now(),
+                  .source = "aws-spot-itn", .action = agent::Action::kCordon};
+  auto cleartext_agent = agent::NewGrpcReporter(
+      {.address = ext->grpc_address, .token_path = creds->report_token_path, .channel = {.plaintext = true}});
+  EXPECT_EQ(cleartext_agent->Report(kube::FactsOf(*node), n).code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(ScrapeExtender(*ext), ::testing::Not(::testing::HasSubstr("spotguard_extender_grpc_requests_total{")));
+  auto agent = agent::NewGrpcReporter(
+      {.address = ext->grpc_address, .token_path = creds->report_token_path, .channel = AgentChannel(*ext)});
+  EXPECT_TRUE(agent->Report(kube::FactsOf(*node), n).ok());
+
+  httplib::Client metrics("http://" + ext->metrics_address);
+  auto ready = metrics.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  auto debug = metrics.Get("/debug/nodes");
+  ASSERT_TRUE(debug);
+  EXPECT_EQ(debug->status, 404);
+}
 
 }  // namespace
 }  // namespace spotguard::e2e

@@ -55,6 +55,14 @@ for crd in servicemonitors podmonitors prometheusrules; do
   done
 done
 
+k apply -f "$TOOLS_DIR/cert-manager-crds-$CERT_MANAGER_VERSION/" >/dev/null
+for crd in certificates issuers; do
+  for _ in $(seq 1 300); do
+    [ "$(k get crd "$crd.cert-manager.io" -o 'jsonpath={.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" = True ] && break
+    sleep 0.2
+  done
+done
+
 for kz in base overlays/aks overlays/eks monitoring; do
   check "server-side dry-run: manifests/$kz" bash -c "kubectl kustomize '$src/manifests/$kz' | kubectl --kubeconfig '$dir/kubeconfig' apply --dry-run=server -f -"
 done
@@ -70,6 +78,22 @@ done
 # The overlays differ from the base only where they should.
 check "overlay aks: agent reads Azure, on AKS spot pools only" bash -c "kubectl kustomize '$src/manifests/overlays/aks' | grep -q -- '--cloud=azure'"
 check "overlay eks: agent reads AWS" bash -c "kubectl kustomize '$src/manifests/overlays/eks' | grep -q -- '--cloud=aws'"
+# Every Secret a pod mounts is one the cert-manager component issues (or make-certs.sh makes).
+check "cert-manager component issues every TLS Secret the pods mount" python3 - "$src" <<'PY'
+import subprocess, sys, yaml
+docs = list(yaml.safe_load_all(subprocess.check_output(["kubectl", "kustomize", sys.argv[1] + "/manifests/overlays/eks"])))
+issued = {d["spec"]["secretName"] for d in docs if d and d["kind"] == "Certificate"}
+mounted = set()
+for d in docs:
+    if not d or d["kind"] not in ("Deployment", "DaemonSet"): continue
+    for v in d["spec"]["template"]["spec"].get("volumes", []):
+        if "secret" in v: mounted.add(v["secret"]["secretName"])
+        for src in v.get("projected", {}).get("sources", []):
+            if "secret" in src: mounted.add(src["secret"]["name"])
+made = {"spotguard-extender-tls", "spotguard-scheduler-tls", "spotguard-agent-tls"}  # scripts/make-certs.sh --apply
+missing = (mounted - issued) | (mounted - made)
+assert mounted and not missing, f"mounted {sorted(mounted)}, not issued/made: {sorted(missing)}"
+PY
 
 check "apply manifests/base" bash -c "kubectl kustomize '$src/manifests/base' | kubectl --kubeconfig '$dir/kubeconfig' apply -f -"
 check "objects exist" k -n spotguard-system get daemonset/spotguard-agent deployment/spotguard-extender \
@@ -107,10 +131,13 @@ expect yes spotguard-scheduler get leases.coordination.k8s.io/spotguard-schedule
 
 # The scheduler configuration as deployed, plus where this control plane is.
 cfg="$dir/scheduler-config.in.yaml"
-python3 - "$src/manifests/base/scheduler-config.yaml" "$cfg" <<'PY'
+"$src/scripts/make-certs.sh" "$dir/tls" >/dev/null
+python3 - "$src/manifests/base/scheduler-config.yaml" "$cfg" "$dir/tls/scheduler" <<'PY'
 import sys, yaml
 c = yaml.safe_load(open(sys.argv[1]))
 c["clientConnection"] = {"kubeconfig": "__KUBECONFIG__"}
+for e in c["extenders"]:  # the Secret's files, as scripts/make-certs.sh makes them
+    e["tlsConfig"] = {k: v.replace("/etc/spotguard/tls", sys.argv[3]) for k, v in e["tlsConfig"].items()}
 yaml.safe_dump(c, open(sys.argv[2], "w"))
 PY
 check "kube-scheduler accepts manifests/base/scheduler-config.yaml" "$src/scripts/controlplane.sh" scheduler "$dir" "$cfg"

@@ -29,7 +29,8 @@ TEST(ExtenderConfigTest, Validates) {
       {"--on_demand_score=11", "--on_demand_score"},
       {"--keep_alive=60s", "90s"},
       {"--min_grace=20m", "--min_grace"},
-      {"--tls_cert_file=/x", "go together"},
+      {"--tls_cert_file=", "--tls_cert_file, --tls_key_file and --scheduler_ca_file are required"},
+      {"--scheduler_ca_file=", "(or --insecure_plaintext)"},
       {"--risk_prior_hours=0", "--risk_prior"},
   };
   for (const auto& c : cases) {
@@ -37,6 +38,17 @@ TEST(ExtenderConfigTest, Validates) {
     EXPECT_FALSE(s.ok()) << c.flag;
     EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(c.want)) << c.flag;
   }
+}
+
+// Verifies TLS is the default and plaintext takes an explicit flag.
+TEST(ExtenderConfigTest, TlsByDefault) {
+  Config c;
+  EXPECT_FALSE(c.insecure_plaintext);
+  EXPECT_FALSE(c.tls_cert_file.empty());
+  EXPECT_FALSE(c.scheduler_ca_file.empty());
+  EXPECT_FALSE(c.debug_endpoints);
+  EXPECT_NE(c.metrics_address, c.http_address);
+  EXPECT_TRUE(ParseAndValidate({"--insecure_plaintext", "--tls_cert_file=", "--scheduler_ca_file="}).ok());
 }
 
 }  // namespace

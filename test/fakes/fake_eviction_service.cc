@@ -1,6 +1,9 @@
 #include "test/fakes/fake_eviction_service.h"
 
+#include <stdexcept>
+
 #include "absl/strings/str_cat.h"
+#include "common/grpc/credentials.h"
 
 namespace spotguard::testing {
 
@@ -10,11 +13,20 @@ std::string Authorization(const grpc::ServerContext* ctx) {
   if (it == ctx->client_metadata().end()) return "";
   return std::string(it->second.data(), it->second.size());
 }
+
+std::string ClientCommonName(const grpc::ServerContext* ctx) {
+  auto auth = ctx->auth_context();
+  if (auth == nullptr) return "";
+  auto cn = auth->FindPropertyValues("x509_common_name");
+  return cn.empty() ? "" : std::string(cn[0].data(), cn[0].size());
+}
 }  // namespace
 
-FakeEvictionService::FakeEvictionService(int port) {
+FakeEvictionService::FakeEvictionService(int port, const tls::Files& tls) {
+  auto creds = grpc_tls::ServerCredentials(tls);
+  if (!creds.ok()) throw std::runtime_error(std::string(creds.status().message()));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat("127.0.0.1:", port), grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(absl::StrCat("127.0.0.1:", port), *creds, &port_);
   builder.RegisterService(this);
   server_ = builder.BuildAndStart();
 }
@@ -45,7 +57,7 @@ grpc::Status FakeEvictionService::ReportNotice(grpc::ServerContext* ctx, const s
     if (c.method == "ReportNotice" && c.report.notice().id() == req->notice().id()) first = false;
   }
   res->set_first_report(first);
-  calls_.push_back({.method = "ReportNotice", .authorization = Authorization(ctx), .report = *req});
+  calls_.push_back({.method = "ReportNotice", .authorization = Authorization(ctx), .client_common_name = ClientCommonName(ctx), .report = *req});
   return grpc::Status::OK;
 }
 
@@ -54,7 +66,7 @@ grpc::Status FakeEvictionService::WithdrawNotice(grpc::ServerContext* ctx,
                                                  spotguard::v1::WithdrawNoticeResponse* res) {
   absl::MutexLock lock(&mu_);
   res->set_was_known(true);
-  calls_.push_back({.method = "WithdrawNotice", .authorization = Authorization(ctx), .withdraw = *req});
+  calls_.push_back({.method = "WithdrawNotice", .authorization = Authorization(ctx), .client_common_name = ClientCommonName(ctx), .withdraw = *req});
   return grpc::Status::OK;
 }
 

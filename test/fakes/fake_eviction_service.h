@@ -15,6 +15,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 #include "grpcpp/grpcpp.h"
 #include "spotguard/v1/eviction.grpc.pb.h"
 
@@ -23,14 +24,15 @@ namespace spotguard::testing {
 struct ReceivedCall {
   std::string method;  // ReportNotice | WithdrawNotice
   std::string authorization;
+  std::string client_common_name;  // of the client's TLS certificate, when it sent one
   spotguard::v1::ReportNoticeRequest report;
   spotguard::v1::WithdrawNoticeRequest withdraw;
 };
 
 class FakeEvictionService final : public spotguard::v1::EvictionService::Service {
  public:
-  // Serves on 127.0.0.1:`port` (0 = any free port).
-  explicit FakeEvictionService(int port = 0);
+  // Serves on 127.0.0.1:`port` (0 = any free port); over TLS with a certificate in `tls`.
+  explicit FakeEvictionService(int port = 0, const tls::Files& tls = {});
   ~FakeEvictionService() override;
 
   std::string address() const;

@@ -28,5 +28,18 @@ TEST(AgentConfigTest, ValidatesEachFlag) {
   EXPECT_TRUE(ParseAndValidate({"--node_name=n1", "--poll_interval=250ms", "--rebalance_action=cordon"}).ok());
 }
 
+// Verifies reports are verified TLS unless plaintext is asked for, and a client certificate
+// comes with its key.
+TEST(AgentConfigTest, TlsToTheExtenderByDefault) {
+  EXPECT_FALSE(Config{}.insecure_plaintext);
+  EXPECT_FALSE(Config{}.extender_ca_file.empty());
+  EXPECT_THAT(std::string(ParseAndValidate({"--node_name=n1", "--extender_address=e:1", "--extender_ca_file="}).message()),
+              ::testing::HasSubstr("--extender_ca_file is required"));
+  EXPECT_TRUE(
+      ParseAndValidate({"--node_name=n1", "--extender_address=e:1", "--extender_ca_file=", "--insecure_plaintext"}).ok());
+  EXPECT_THAT(std::string(ParseAndValidate({"--node_name=n1", "--tls_cert_file=/c"}).message()),
+              ::testing::HasSubstr("go together"));
+}
+
 }  // namespace
 }  // namespace spotguard::agent
