@@ -135,6 +135,8 @@ NodePlan PlanNode(const Json& node, const std::vector<Notice>& active, const std
     notice_json = n.dump();
   }
   if (!active.empty()) {
+    // Compact, keys sorted: the text begins {"cordoned":true, exactly when spotguard cordoned,
+    // which is what manifests/base/agent-admission-policy.yaml reads.
     Json r = {{"cordoned", plan.record.cordoned}, {"notices", Json::array()}};
     for (const Notice& n : active) r["notices"].push_back(ToJson(n));
     record_json = r.dump();

@@ -293,6 +293,8 @@ TEST_F(AgentE2E, RestartCarriesOnAndForeignCordonSurvives) {
   auto agent = StartAgent(node.name, creds, extender.address(), {"--azure_endpoint=" + imds.url()});
   ASSERT_TRUE(WaitNode(node.name, [](const Json& n) { return TaintValue(n) == "Reboot"; }).ok());
   ASSERT_TRUE(extender.WaitFor(Reported("reboot-1")));
+  // The Event follows the patch's answer: killed before it, the first run would announce nothing.
+  ASSERT_TRUE(WaitEvents(node.name, "SpotEvictionNotice", 1));
 
   agent->Signal(SIGKILL);
   agent->Wait(absl::Seconds(10));

@@ -6,18 +6,66 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/kube/resources.h"
+#include "common/kube/status.h"
 #include "httplib.h"
 
 namespace spotguard::e2e {
 
+bool RefusedByAgentPolicy(const absl::Status& s) {
+  return kube::HttpStatusOf(s) == 403 &&
+         absl::StrContains(s.message(), absl::StrCat("ValidatingAdmissionPolicy '", kAgentPolicy, "'"));
+}
+
+absl::Status RetryUntilRefusedByAgentPolicy(const std::function<absl::Status()>& request, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status last;
+  do {
+    last = request();
+    if (RefusedByAgentPolicy(last)) return absl::OkStatus();
+  } while (absl::Now() < deadline);
+  return absl::DeadlineExceededError(absl::StrCat("not refused by ", kAgentPolicy, " within ",
+                                                  absl::FormatDuration(timeout), "; last answer: ",
+                                                  last.ok() ? "OK" : last.ToString()));
+}
+
+namespace {
+
+// The API server enforces a new policy a moment after it is created (once its admission
+// plugin's informers hold the policy and its binding), and nothing reports when. So a request
+// only the policy refuses — a dry-run cordon of a node by a token of the agent's
+// ServiceAccount that names no node — is repeated, 20 a second, until it is refused.
+absl::Status WaitAgentPolicyEnforced(ControlPlane& cp) {
+  const std::string probe = UniqueName("spotguard-policy-probe");
+  auto node = cp.admin().Post("/api/v1/nodes", {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", probe}}}});
+  if (!node.ok()) return node.status();
+  absl::Cleanup remove_probe = [&] { (void)cp.admin().Delete("/api/v1/nodes/" + probe); };
+  auto token = kube::RequestToken(cp.admin(), {.namespace_ = "spotguard-system", .service_account = "spotguard-agent"});
+  if (!token.ok()) return token.status();
+  auto client = cp.ClientWithToken(token->first, {.qps = 20, .burst = 1, .max_attempts = 1});
+  if (!client.ok()) return client.status();
+  return RetryUntilRefusedByAgentPolicy([&] {
+    return (*client)
+        ->Patch(absl::StrCat("/api/v1/nodes/", probe, "?dryRun=All"), kube::PatchType::kMerge,
+                {{"spec", {{"unschedulable", true}}}})
+        .status();
+  });
+}
+
+}  // namespace
+
 absl::Status ApplyAgentRbac(ControlPlane& cp) {
-  if (absl::Status s = ApplyManifest(cp, "manifests/base/namespace.yaml"); !s.ok()) return s;
-  return ApplyManifest(cp, "manifests/base/agent-rbac.yaml");
+  for (const char* manifest : {"manifests/base/namespace.yaml", "manifests/base/agent-rbac.yaml",
+                               "manifests/base/agent-admission-policy.yaml"}) {
+    if (absl::Status s = ApplyManifest(cp, manifest); !s.ok()) return s;
+  }
+  return WaitAgentPolicyEnforced(cp);
 }
 
 absl::StatusOr<AgentCredentials> ProvisionAgent(ControlPlane& cp, const NodeSpec& node) {
@@ -42,11 +90,12 @@ absl::StatusOr<AgentCredentials> ProvisionAgent(ControlPlane& cp, const NodeSpec
                                                       .audiences = {"spotguard"}, .bound_pod_name = c.pod,
                                                       .bound_pod_uid = uid});
   if (!report_token.ok()) return report_token.status();
+  c.api_token = api_token->first;
   c.kubeconfig = absl::StrCat(cp.dir(), "/", node.name, ".kubeconfig");
   std::ofstream(c.kubeconfig) << "apiVersion: v1\nkind: Config\ncurrent-context: agent\n"
                               << "clusters: [{name: c, cluster: {server: '" << cp.Env("APISERVER_URL")
                               << "', certificate-authority: '" << cp.dir() << "/pki/ca.crt'}}]\n"
-                              << "users: [{name: agent, user: {token: '" << api_token->first << "'}}]\n"
+                              << "users: [{name: agent, user: {token: '" << c.api_token << "'}}]\n"
                               << "contexts: [{name: agent, context: {cluster: c, user: agent}}]\n";
   c.report_token_path = absl::StrCat(cp.dir(), "/", node.name, ".token");
   std::ofstream(c.report_token_path) << report_token->first;

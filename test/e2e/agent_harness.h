@@ -1,10 +1,12 @@
 // Running the real spotguard-agent binary against the e2e control plane, the way the
 // DaemonSet does: its own pod on the node, the spotguard-agent ServiceAccount bound to the
-// RBAC in manifests/base/agent-rbac.yaml, and two projected tokens (one for the API server,
-// one with audience "spotguard" for the extender). Shared by the agent's e2e tests, the
-// whole-chain tests and the benchmarks.
+// RBAC in manifests/base/agent-rbac.yaml under the admission policy beside it
+// (agent-admission-policy.yaml), and two projected tokens (one for the API server, one with
+// audience "spotguard" for the extender). Shared by the agent's e2e tests, the whole-chain
+// tests and the benchmarks.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,12 +19,24 @@ namespace spotguard::e2e {
 
 struct AgentCredentials {
   std::string kubeconfig;         // API server access as the agent's ServiceAccount
+  std::string api_token;          // the token in it, bound to the agent's pod (and so its node)
   std::string report_token_path;  // audience "spotguard", bound to the agent's pod
   std::string pod;                // the agent's pod on the node
 };
 
-// Applies manifests/base/namespace.yaml and agent-rbac.yaml (idempotent).
+// Applies manifests/base/namespace.yaml, agent-rbac.yaml and agent-admission-policy.yaml
+// (idempotent), and returns once the API server enforces the policy.
 absl::Status ApplyAgentRbac(ControlPlane& cp);
+
+// The ValidatingAdmissionPolicy (and its binding) in manifests/base/agent-admission-policy.yaml.
+inline constexpr char kAgentPolicy[] = "spotguard-agent-own-node";
+// Whether the API server refused a request by that policy: 403, the message naming it.
+bool RefusedByAgentPolicy(const absl::Status& s);
+// Repeats `request` until the policy refuses it: OK then, DeadlineExceeded with the last
+// answer once `timeout` passes. For what the API server takes in a moment after it is
+// created (a policy, a RoleBinding): the caller paces `request`, e.g. by its client's qps.
+absl::Status RetryUntilRefusedByAgentPolicy(const std::function<absl::Status()>& request,
+                                            absl::Duration timeout = absl::Seconds(30));
 
 // Creates the node, the agent's pod on it and its credentials (files under cp.dir()).
 absl::StatusOr<AgentCredentials> ProvisionAgent(ControlPlane& cp, const NodeSpec& node);

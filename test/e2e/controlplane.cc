@@ -100,13 +100,14 @@ std::string ControlPlane::Env(const std::string& key) const {
   return value;
 }
 
-absl::StatusOr<std::unique_ptr<kube::KubeClient>> ControlPlane::ClientWithToken(const std::string& token) const {
+absl::StatusOr<std::unique_ptr<kube::KubeClient>> ControlPlane::ClientWithToken(const std::string& token,
+                                                                           kube::ClientOptions options) const {
   auto cfg = kube::LoadKubeconfig(kubeconfig());
   if (!cfg.ok()) return cfg.status();
   cfg->tls.client_cert_pem.clear();
   cfg->tls.client_key_pem.clear();
   cfg->token = token;
-  return kube::KubeClient::Create(*cfg, RealClock::Get(), {.qps = 0, .max_attempts = 1});
+  return kube::KubeClient::Create(*cfg, RealClock::Get(), options);
 }
 
 absl::Status ControlPlane::StartScheduler(const std::string& config_yaml) {

@@ -34,8 +34,10 @@ class ControlPlane {
   std::string Env(const std::string& key) const;
   // A client with cluster-admin rights.
   kube::KubeClient& admin() { return *admin_; }
-  // A client authenticating with `token` (e.g. a ServiceAccount's).
-  absl::StatusOr<std::unique_ptr<kube::KubeClient>> ClientWithToken(const std::string& token) const;
+  // A client authenticating with `token` (e.g. a ServiceAccount's); by default unlimited and
+  // without retries, so a test sees each answer.
+  absl::StatusOr<std::unique_ptr<kube::KubeClient>> ClientWithToken(
+      const std::string& token, kube::ClientOptions options = {.qps = 0, .max_attempts = 1}) const;
   // (Re)starts kube-scheduler with this KubeSchedulerConfiguration (see controlplane.sh).
   absl::Status StartScheduler(const std::string& config_yaml);
   // Runs kubectl against the cluster as admin; returns its output.

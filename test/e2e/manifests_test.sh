@@ -5,8 +5,11 @@
 #     Operator's CRDs) and the Spark pod templates pass a server-side dry-run;
 #   - the base applies for real, and its RBAC grants exactly what each daemon needs
 #     (kubectl auth can-i as each ServiceAccount) — the agent cannot touch pods;
+#   - the agent's admission policy type-checks without warnings and is enforced: a token of
+#     the agent's pod on one node writes that node's spotguard.io/ keys, nothing else, and
+#     no other node (test/e2e/admission_e2e_test.cc has every case);
 #   - kube-scheduler starts with manifests/base/scheduler-config.yaml.
-# The e2e test binaries run the daemons under these same RBAC objects.
+# The e2e test binaries run the daemons under these same RBAC objects and policy.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 . "$src/scripts/versions.sh"
@@ -128,6 +131,57 @@ expect no spotguard-extender create configmaps default
 expect no spotguard-extender get secrets spotguard-system
 expect yes spotguard-scheduler create pods/binding spark
 expect yes spotguard-scheduler get leases.coordination.k8s.io/spotguard-scheduler spotguard-system
+
+# wait_for SECONDS CMD...: until CMD succeeds (what the API server takes in asynchronously).
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $deadline ] && { "$@"; return 1; }; sleep 0.2; done
+}
+policy=validatingadmissionpolicy/spotguard-agent-own-node
+policy_type_checked() {  # the type checker has seen this generation and warns of nothing
+  local seen; seen=$(k get $policy -o 'jsonpath={.status.observedGeneration}') || return 1
+  [ -n "$seen" ] && [ "$seen" = "$(k get $policy -o 'jsonpath={.metadata.generation}')" ] &&
+    [ -z "$(k get $policy -o 'jsonpath={.status.typeChecking.expressionWarnings}')" ]
+}
+check "agent admission policy type-checks without warnings" wait_for 60 policy_type_checked
+# Two bare nodes and an agent pod bound to the first (no kubelet runs it: its token is enough).
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Node
+metadata: {name: manifests-node-a}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: manifests-node-b}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: spotguard-agent-manifests-node-a, namespace: spotguard-system}
+spec:
+  nodeName: manifests-node-a
+  serviceAccountName: spotguard-agent
+  containers: [{name: agent, image: spotguard:test}]
+YAML
+agent_token=$(k create token spotguard-agent -n spotguard-system --bound-object-kind Pod \
+  --bound-object-name spotguard-agent-manifests-node-a)
+apiserver=$(sed -n 's/^APISERVER_URL=//p' "$dir/controlplane.env")
+as_agent() {  # PATCH NODE: a dry-run merge patch with the agent's token
+  kubectl --kubeconfig /dev/null --server "$apiserver" --certificate-authority "$dir/pki/ca.crt" \
+    --token "$agent_token" patch node "$2" --dry-run=server --type merge -p "$1" 2>&1
+}
+refused() {  # WHY PATCH NODE: the policy refuses the patch, saying WHY
+  local out; out=$(as_agent "$2" "$3") && return 1
+  echo "$out" | grep -q "ValidatingAdmissionPolicy 'spotguard-agent-own-node'.*$1" || { echo "$out"; return 1; }
+}
+# Enforced a moment after it is created: the first refusal is waited for.
+check "agent policy: the agent of node A may not cordon node B" \
+  wait_for 30 refused "the spotguard-agent of node manifests-node-a may not write node manifests-node-b" \
+  '{"spec":{"unschedulable":true}}' manifests-node-b
+check "agent policy: nor label its own node node-role.kubernetes.io/control-plane" \
+  refused "may change only spotguard.io/ labels; refused: node-role.kubernetes.io/control-plane" \
+  '{"metadata":{"labels":{"node-role.kubernetes.io/control-plane":""}}}' manifests-node-a
+check "agent policy: the agent may cordon and label its own node" \
+  as_agent '{"spec":{"unschedulable":true},"metadata":{"labels":{"spotguard.io/evicting":"true"}}}' manifests-node-a
 
 # The scheduler configuration as deployed, plus where this control plane is.
 cfg="$dir/scheduler-config.in.yaml"

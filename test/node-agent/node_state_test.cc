@@ -1,5 +1,6 @@
 #include "node-agent/node_state.h"
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace spotguard::agent {
@@ -67,6 +68,15 @@ TEST(NodeStateTest, WithdrawalUndoesExactly) {
   ASSERT_TRUE(after["metadata"]["annotations"].empty());  // our keys gone; the empty map stays
   after["metadata"].erase("annotations");
   EXPECT_EQ(after, before);
+}
+
+// Verifies the record's text begins {"cordoned":true, exactly when spotguard cordoned the node:
+// manifests/base/agent-admission-policy.yaml reads that prefix (CEL has no JSON parser).
+TEST(NodeStateTest, RecordTextBeginsWithWhetherSpotguardCordoned) {
+  auto record = [](const Json& n) { return n["metadata"]["annotations"][kAgentAnnotation].get<std::string>(); };
+  EXPECT_TRUE(absl::StartsWith(record(Apply(AksSpotNode(), {kPreempt, kRebalance})), R"({"cordoned":true,)"));
+  EXPECT_TRUE(absl::StartsWith(record(Apply(AksSpotNode(/*unschedulable=*/true), {kPreempt})), R"({"cordoned":false,)"));
+  EXPECT_TRUE(absl::StartsWith(record(Apply(AksSpotNode(), {kRebalance})), R"({"cordoned":false,)"));
 }
 
 // Verifies a node someone else cordoned stays cordoned after our notice goes.
