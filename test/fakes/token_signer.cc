@@ -95,6 +95,22 @@ std::string TokenSigner::Sign(const nlohmann::json& claims, const nlohmann::json
   return absl::StrCat(input, ".", B64(sig));
 }
 
+nlohmann::json PodTokenClaims(const PodTokenSpec& s) {
+  const int64_t iat = absl::ToUnixSeconds(s.issued);
+  nlohmann::json k8s = {{"namespace", s.namespace_},
+                        {"serviceaccount", {{"name", s.service_account}, {"uid", "uid-sa-" + s.service_account}}},
+                        {"pod", {{"name", s.pod}, {"uid", s.pod_uid}}}};
+  if (!s.node.empty()) k8s["node"] = {{"name", s.node}, {"uid", "uid-node-" + s.node}};
+  return {{"iss", s.issuer},
+          {"aud", s.audiences},
+          {"sub", absl::StrCat("system:serviceaccount:", s.namespace_, ":", s.service_account)},
+          {"iat", iat},
+          {"nbf", iat},
+          {"exp", iat + absl::ToInt64Seconds(s.lifetime)},
+          {"jti", absl::StrCat("jti-", s.pod, "-", iat)},
+          {"kubernetes.io", k8s}};
+}
+
 std::string UnsignedJwt(const nlohmann::json& header, const nlohmann::json& claims, const std::string& signature) {
   return absl::StrCat(B64(header.dump()), ".", B64(claims.dump()), ".", B64(signature));
 }

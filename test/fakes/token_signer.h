@@ -9,8 +9,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
 namespace spotguard::testing {
@@ -38,6 +40,19 @@ class TokenSigner {
   Alg alg_;
   std::string kid_;
 };
+
+// The claims the API server puts into a projected ServiceAccount token bound to a pod.
+struct PodTokenSpec {
+  std::string issuer = "https://kubernetes.default.svc.cluster.local";
+  std::vector<std::string> audiences = {"spotguard"};
+  std::string namespace_ = "spotguard-system";
+  std::string service_account = "spotguard-agent";
+  std::string pod = "agent-n1", pod_uid = "uid-agent-n1";
+  std::string node = "n1";  // "": no node claim (API servers before 1.30)
+  absl::Time issued = absl::FromUnixSeconds(1'800'000'000);
+  absl::Duration lifetime = absl::Hours(1);
+};
+nlohmann::json PodTokenClaims(const PodTokenSpec& spec);
 
 // base64url(header) "." base64url(claims) "." base64url(signature), nothing signed: for alg
 // "none", HS256 and other tokens no honest issuer makes.
