@@ -34,6 +34,18 @@ ExtenderMetrics::ExtenderMetrics(MetricsRegistry& r)
                 .Name("spotguard_extender_grpc_requests_total")
                 .Help("EvictionService calls, by method and gRPC code")
                 .Register(r.registry())),
+      auth_failures_(prometheus::BuildCounter()
+                         .Name("spotguard_extender_auth_failures_total")
+                         .Help("EvictionService callers refused, by reason (no_token, malformed, bad_signature, "
+                               "unknown_key, wrong_issuer, wrong_audience, expired, not_yet_valid, "
+                               "not_service_account, not_allowed, pod_gone, pod_uid_mismatch, wrong_node, rejected, "
+                               "unavailable, rate_limited)")
+                         .Register(r.registry())),
+      authentications_(prometheus::BuildCounter()
+                           .Name("spotguard_extender_authentications_total")
+                           .Help("EvictionService callers let in, by how the token was checked (jwks: the issuer's "
+                                 "keys here; token_review: the API server; cache: an earlier check)")
+                           .Register(r.registry())),
       decommissions_(prometheus::BuildCounter()
                          .Name("spotguard_decommissions_total")
                          .Help("Executor decommissions, by result")
@@ -83,6 +95,14 @@ void ExtenderMetrics::RecordNoticeReceived(absl::string_view cloud, absl::string
 
 void ExtenderMetrics::RecordGrpc(absl::string_view method, absl::string_view code) {
   grpc_.Add({{"method", std::string(method)}, {"code", std::string(code)}}).Increment();
+}
+
+void ExtenderMetrics::RecordAuthFailure(absl::string_view reason) {
+  auth_failures_.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void ExtenderMetrics::RecordAuthentication(absl::string_view method) {
+  authentications_.Add({{"method", std::string(method)}}).Increment();
 }
 
 void ExtenderMetrics::RecordDecommission(absl::string_view result) {

@@ -27,6 +27,11 @@ class ExtenderMetrics {
   // withdrawn) or full (too many active), by channel.
   void RecordNoticeRefused(absl::string_view reason, absl::string_view channel);
   void RecordGrpc(absl::string_view method, absl::string_view code);
+  // An EvictionService caller refused, by reason (Authenticator: no_token, bad_signature,
+  // expired, wrong_node, rate_limited, ...), and one let in, by how its token was checked
+  // (jwks, token_review, cache).
+  void RecordAuthFailure(absl::string_view reason);
+  void RecordAuthentication(absl::string_view method);
   void RecordDecommission(absl::string_view result);
   void RecordNoticeToDecommission(absl::Duration d);
   void SetEvictionRate(absl::string_view domain_kind, absl::string_view domain, double per_hour);
@@ -42,6 +47,8 @@ class ExtenderMetrics {
   prometheus::Family<prometheus::Counter>& notices_;
   prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Family<prometheus::Counter>& grpc_;
+  prometheus::Family<prometheus::Counter>& auth_failures_;
+  prometheus::Family<prometheus::Counter>& authentications_;
   prometheus::Family<prometheus::Counter>& decommissions_;
   prometheus::Histogram& notice_to_decommission_;
   prometheus::Family<prometheus::Gauge>& eviction_rate_;
