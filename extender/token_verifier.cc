@@ -93,7 +93,8 @@ absl::Status TokenVerifier::FetchLocked() {
     failed = discovery.status();
   } else if (issuer = discovery->is_object() ? StringAt(*discovery, "issuer") : ""; issuer.empty()) {
     failed = absl::InternalError("the OIDC discovery document names no issuer");
-  } else if (auto jwks = kube_.Get("/openid/v1/jwks", {.max_attempts = 1}); !jwks.ok()) {
+  } else if (auto jwks = kube_.Get("/openid/v1/jwks", {.max_attempts = 1, .accept = "application/jwk-set+json"});
+             !jwks.ok()) {
     failed = jwks.status();
   } else if (auto parsed = jwt::KeySet::Parse(*jwks); !parsed.ok()) {
     failed = parsed.status();

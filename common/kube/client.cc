@@ -92,6 +92,11 @@ absl::StatusOr<std::string> KubeClient::Call(absl::string_view method, absl::str
     }
     if (*slot > absl::ZeroDuration()) clock_.SleepFor(*slot);
     HttpRequest req = NewRequest(method, path);
+    if (!call.accept.empty()) {
+      for (auto& [k, v] : req.headers) {
+        if (k == "Accept") v = call.accept;
+      }
+    }
     req.body = body;
     req.content_type = std::string(content_type);
     absl::StatusOr<HttpResponse> res = http_->Send(req);

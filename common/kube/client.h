@@ -58,6 +58,9 @@ struct CallOptions {
   // No attempt starts after it: not after a retry's backoff, nor after a wait for the
   // client-side rate limit (a first attempt that would is kResourceExhausted, not sent).
   absl::Time deadline = absl::InfiniteFuture();
+  // The Accept header ("": application/json). The service-account issuer's key set, for one,
+  // is served only as application/jwk-set+json.
+  std::string accept;
 };
 
 class KubeClient {
