@@ -169,6 +169,8 @@ absl::StatusOr<Token> Parse(absl::string_view compact) {
   }
   auto alg = t.header.find("alg");
   if (alg == t.header.end() || !alg->is_string()) return absl::InvalidArgumentError("JWT header has no alg");
+  // RFC 7515 §4.1.11: extensions a recipient does not understand must fail; none is understood here.
+  if (t.header.contains("crit")) return absl::InvalidArgumentError("JWT header lists critical extensions");
   t.alg = alg->get<std::string>();
   t.kid = StringField(t.header, "kid");
   t.signing_input = absl::StrCat(parts[0], ".", parts[1]);

@@ -38,7 +38,8 @@ struct Token {
 };
 
 // Splits and decodes a compact JWS whose header and payload are JSON objects. Any other
-// shape is InvalidArgument. The signature is not checked here.
+// shape, and a header with "crit" (no extension is understood here), is InvalidArgument. The
+// signature is not checked here.
 absl::StatusOr<Token> Parse(absl::string_view compact);
 
 // A public key of a key set.

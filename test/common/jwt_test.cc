@@ -100,6 +100,7 @@ TEST(JwtTest, Malformed) {
         absl::StrCat(parts[0], ".", parts[1], ".!"), std::string(kMaxTokenBytes + 1, 'a')}) {
     EXPECT_FALSE(Parse(bad).ok()) << bad.substr(0, 80);
   }
+  EXPECT_FALSE(Parse(rsa->Sign(kClaims, {{"crit", {"b64"}}, {"b64", false}})).ok());
   EXPECT_TRUE(Parse(good).ok());
 }
 
