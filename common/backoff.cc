@@ -20,7 +20,9 @@ absl::Duration Backoff::Next() {
 RateLimiter::RateLimiter(Clock& clock, double qps, int burst)
     : clock_(clock), qps_(qps), burst_(std::max(1, burst)), tokens_(burst_), last_(clock.Now()) {}
 
-absl::Duration RateLimiter::Reserve() {
+absl::Duration RateLimiter::Reserve() { return *ReserveWithin(absl::InfiniteDuration()); }
+
+std::optional<absl::Duration> RateLimiter::ReserveWithin(absl::Duration max_wait) {
   if (qps_ <= 0) return absl::ZeroDuration();
   absl::MutexLock lock(&mu_);
   absl::Time now = clock_.Now();
@@ -28,9 +30,11 @@ absl::Duration RateLimiter::Reserve() {
     tokens_ = std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * qps_);
     last_ = now;
   }
-  tokens_ -= 1;  // may go negative: later callers queue behind this one
-  if (tokens_ >= 0) return absl::ZeroDuration();
-  return absl::Seconds(-tokens_ / qps_);
+  const double left = tokens_ - 1;  // may go negative: later callers queue behind this one
+  const absl::Duration wait = left >= 0 ? absl::ZeroDuration() : absl::Seconds(-left / qps_);
+  if (wait > max_wait) return std::nullopt;
+  tokens_ = left;
+  return wait;
 }
 
 bool RateLimiter::Acquire(const StopSignal& stop) {

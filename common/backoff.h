@@ -7,6 +7,8 @@
 //   backoff.Reset();  // after a success
 #pragma once
 
+#include <optional>
+
 #include "absl/random/bit_gen_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -49,6 +51,9 @@ class RateLimiter {
   bool Acquire(const StopSignal& stop);
   // Takes one token and returns how long the caller must wait before using it.
   absl::Duration Reserve();
+  // Reserve, if the wait would be at most `max_wait`; otherwise takes nothing and returns
+  // nullopt (the caller gives up instead of queueing).
+  std::optional<absl::Duration> ReserveWithin(absl::Duration max_wait);
 
  private:
   Clock& clock_;

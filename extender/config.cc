@@ -29,6 +29,18 @@ void RegisterFlags(FlagSet& f, Config& c) {
   f.Add("token_audience", &c.token_audience, "Audience the agents' tokens must carry");
   f.Add("agent_service_accounts", &c.agent_service_accounts,
         "namespace/name of the ServiceAccounts allowed to report (empty: any)");
+  f.Add("local_token_verification", &c.local_token_verification,
+        "Check agent tokens here against the service-account issuer's keys (false: a TokenReview for each)");
+  f.Add("agent_pod_selector", &c.agent_pod_selector,
+        "Label selector of the agent pods watched to check a token's bound pod (in the agents' namespace)");
+  f.Add("token_keys_refresh", &c.token_keys_refresh, "How often the service-account issuer's keys are re-read");
+  f.Add("token_review_qps", &c.token_review_qps,
+        "API requests per second for TokenReviews, issuer keys and agent pod reads (their own budget; <= 0: unlimited)");
+  f.Add("token_review_burst", &c.token_review_burst, "Burst of those requests");
+  f.Add("auth_failure_ttl", &c.auth_failure_ttl, "How long a refused token is refused again without being checked");
+  f.Add("auth_peer_failure_qps", &c.auth_peer_failure_qps,
+        "Failed authentications per second one address may cause before it is refused unchecked (<= 0: no limit)");
+  f.Add("auth_peer_failure_burst", &c.auth_peer_failure_burst, "Burst of failed authentications per address");
   f.Add("driver_selector", &c.driver_selector, "Label selector of Spark drivers (kept off spot nodes)");
   f.Add("executor_selector", &c.executor_selector, "Label selector of Spark executors (scored, decommissioned)");
   f.Add("app_label", &c.app_label, "Label naming a pod's Spark application (spread)");
@@ -84,6 +96,17 @@ absl::Status Validate(const Config& c) {
     return absl::InvalidArgumentError("--keep_alive must be longer than 90s: Go's client does not retry a POST on a closed connection");
   }
   if (c.kube_qps > 0 && c.kube_burst < 1) return absl::InvalidArgumentError("--kube_burst must be >= 1");
+  if (c.token_review_qps > 0 && c.token_review_burst < 1) {
+    return absl::InvalidArgumentError("--token_review_burst must be >= 1");
+  }
+  if (auto sel = risk::LabelSelector::Parse(c.agent_pod_selector); !sel.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--agent_pod_selector: ", sel.status().message()));
+  }
+  if (c.token_keys_refresh < absl::Seconds(10)) return absl::InvalidArgumentError("--token_keys_refresh must be >= 10s");
+  if (c.auth_failure_ttl < absl::ZeroDuration()) return absl::InvalidArgumentError("--auth_failure_ttl must be >= 0");
+  if (c.auth_peer_failure_qps > 0 && c.auth_peer_failure_burst < 1) {
+    return absl::InvalidArgumentError("--auth_peer_failure_burst must be >= 1");
+  }
   if (c.http_threads < 2 || c.eviction_parallelism < 1 || c.decommission_workers < 1) {
     return absl::InvalidArgumentError(
         "--http_threads must be >= 2, --eviction_parallelism and --decommission_workers >= 1");

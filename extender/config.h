@@ -36,6 +36,16 @@ struct Config {
   // Who may report
   std::string token_audience = "spotguard";
   std::vector<std::string> agent_service_accounts = {"spotguard-system/spotguard-agent"};
+  // How their tokens are checked: here against the issuer's keys, with the agent pods from a
+  // watch; TokenReviews (and pod reads) on a client of their own, never the evictions' budget.
+  bool local_token_verification = true;
+  std::string agent_pod_selector = "app.kubernetes.io/name=spotguard-agent";
+  absl::Duration token_keys_refresh = absl::Minutes(5);
+  double token_review_qps = 20;
+  int token_review_burst = 40;
+  absl::Duration auth_failure_ttl = absl::Seconds(30);
+  double auth_peer_failure_qps = 2;
+  int auth_peer_failure_burst = 20;
   // Scheduling policy
   std::string driver_selector = "spark-role=driver";
   std::string executor_selector = "spark-role=executor";

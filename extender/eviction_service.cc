@@ -21,6 +21,7 @@ absl::string_view CodeName(const grpc::Status& s) {
     case grpc::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
     case grpc::UNAUTHENTICATED: return "UNAUTHENTICATED";
     case grpc::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
     case grpc::UNAVAILABLE: return "UNAVAILABLE";
     default: return "OTHER";
   }
@@ -48,20 +49,13 @@ absl::StatusOr<NoticeRecord> FromProto(const v1::ReportNoticeRequest& req) {
 EvictionService::EvictionService(Authenticator& auth, ClusterState& state, ExtenderMetrics& metrics)
     : auth_(auth), state_(state), metrics_(metrics) {}
 
-absl::Status EvictionService::Authorize(absl::string_view authorization, const std::string& node) {
-  auto caller = auth_.Authenticate(authorization);
-  if (!caller.ok()) return caller.status();
-  if (caller->node != node) {
-    return absl::PermissionDeniedError(absl::StrCat(caller->username,
-                                                    caller->pod.empty() ? "" : " (pod " + caller->pod + ")",
-                                                    " runs on node '", caller->node, "', not on '", node,
-                                                    "': an agent reports only for its own node"));
-  }
-  return absl::OkStatus();
+absl::Status EvictionService::Authorize(absl::string_view authorization, absl::string_view peer,
+                                       const std::string& node) {
+  return auth_.Authorize(authorization, peer, node).status();
 }
 
 grpc::Status EvictionService::Report(absl::string_view authorization, const v1::ReportNoticeRequest& req,
-                                     v1::ReportNoticeResponse* res) {
+                                     v1::ReportNoticeResponse* res, absl::string_view peer) {
   grpc::Status out;
   absl::StatusOr<NoticeRecord> notice = FromProto(req);
   if (req.node().name().empty()) {
@@ -69,7 +63,7 @@ grpc::Status EvictionService::Report(absl::string_view authorization, const v1::
   } else if (!notice.ok()) {
     metrics_.RecordNoticeRefused(notice::RejectReason(notice.status()), "grpc");
     out = ToGrpc(notice.status());
-  } else if (absl::Status s = Authorize(authorization, req.node().name()); !s.ok()) {
+  } else if (absl::Status s = Authorize(authorization, peer, req.node().name()); !s.ok()) {
     out = ToGrpc(s);
   } else {
     res->set_first_report(state_.ReportNotice(std::move(*notice), "grpc"));
@@ -83,11 +77,11 @@ grpc::Status EvictionService::Report(absl::string_view authorization, const v1::
 }
 
 grpc::Status EvictionService::Withdraw(absl::string_view authorization, const v1::WithdrawNoticeRequest& req,
-                                       v1::WithdrawNoticeResponse* res) {
+                                       v1::WithdrawNoticeResponse* res, absl::string_view peer) {
   grpc::Status out;
   if (req.node().name().empty() || req.notice_id().empty()) {
     out = grpc::Status(grpc::INVALID_ARGUMENT, "node.name and notice_id are required");
-  } else if (absl::Status s = Authorize(authorization, req.node().name()); !s.ok()) {
+  } else if (absl::Status s = Authorize(authorization, peer, req.node().name()); !s.ok()) {
     out = ToGrpc(s);
   } else {
     res->set_was_known(state_.WithdrawNotice(req.node().name(), req.notice_id()));
@@ -102,12 +96,12 @@ grpc::Status EvictionService::Withdraw(absl::string_view authorization, const v1
 
 grpc::Status EvictionService::ReportNotice(grpc::ServerContext* ctx, const v1::ReportNoticeRequest* req,
                                            v1::ReportNoticeResponse* res) {
-  return Report(Metadata(ctx, "authorization"), *req, res);
+  return Report(Metadata(ctx, "authorization"), *req, res, ctx->peer());
 }
 
 grpc::Status EvictionService::WithdrawNotice(grpc::ServerContext* ctx, const v1::WithdrawNoticeRequest* req,
                                              v1::WithdrawNoticeResponse* res) {
-  return Withdraw(Metadata(ctx, "authorization"), *req, res);
+  return Withdraw(Metadata(ctx, "authorization"), *req, res, ctx->peer());
 }
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcServerOptions& options, grpc::Service* service,

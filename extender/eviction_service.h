@@ -2,7 +2,8 @@
 //
 // Every call is authenticated (Authenticator): a missing or invalid token is
 // UNAUTHENTICATED; a token whose pod does not run on the node the request is about is
-// PERMISSION_DENIED — an agent speaks only for its own node. Requests are validated
+// PERMISSION_DENIED — an agent speaks only for its own node; a peer past its budget of
+// failed authentications is RESOURCE_EXHAUSTED. Requests are validated
 // (INVALID_ARGUMENT naming the field) and idempotent by notice id: a repeat is a success
 // with first_report = false.
 #pragma once
@@ -28,14 +29,15 @@ class EvictionService final : public spotguard::v1::EvictionService::Service {
   grpc::Status WithdrawNotice(grpc::ServerContext* ctx, const spotguard::v1::WithdrawNoticeRequest* req,
                               spotguard::v1::WithdrawNoticeResponse* res) override;
 
-  // The checks without gRPC, for tests: `authorization` is the metadata value.
+  // The checks without gRPC, for tests: `authorization` is the metadata value, `peer` the
+  // caller's address as gRPC names it ("ipv4:10.0.0.5:41234").
   grpc::Status Report(absl::string_view authorization, const spotguard::v1::ReportNoticeRequest& req,
-                      spotguard::v1::ReportNoticeResponse* res);
+                      spotguard::v1::ReportNoticeResponse* res, absl::string_view peer = "");
   grpc::Status Withdraw(absl::string_view authorization, const spotguard::v1::WithdrawNoticeRequest& req,
-                        spotguard::v1::WithdrawNoticeResponse* res);
+                        spotguard::v1::WithdrawNoticeResponse* res, absl::string_view peer = "");
 
  private:
-  absl::Status Authorize(absl::string_view authorization, const std::string& node);
+  absl::Status Authorize(absl::string_view authorization, absl::string_view peer, const std::string& node);
 
   Authenticator& auth_;
   ClusterState& state_;

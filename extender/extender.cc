@@ -1,5 +1,6 @@
 #include "extender/extender.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 
@@ -25,9 +26,17 @@ risk::RiskParams RiskFrom(const Config& c) {
           .prior_hours = c.risk_prior_hours,
           .rebalance_risk = c.rebalance_risk};
 }
+// The agents' pods: in their ServiceAccounts' namespace when they share one, else anywhere.
+kube::ListWatchSpec AgentPodsFrom(const Config& c) {
+  absl::flat_hash_set<std::string> namespaces;
+  for (const std::string& sa : c.agent_service_accounts) namespaces.insert(sa.substr(0, sa.find('/')));
+  return {.path = namespaces.size() == 1 ? absl::StrCat("/api/v1/namespaces/", *namespaces.begin(), "/pods")
+                                         : "/api/v1/pods",
+          .label_selector = c.agent_pod_selector};
+}
 }  // namespace
 
-Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube)
+Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube, kube::KubeClient& auth_kube)
     : config_(c),
       clock_(clock),
       metrics_(registry_),
@@ -49,7 +58,15 @@ Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube)
                        .parallelism = c.eviction_parallelism,
                        .identity = c.identity.empty() ? "spotguard-extender" : c.identity},
                       clock, kube, state_, metrics_),
-      auth_({.audiences = {c.token_audience}, .allowed_service_accounts = c.agent_service_accounts}, kube, clock),
+      verifier_({.audiences = {c.token_audience}, .refresh = c.token_keys_refresh}, auth_kube, clock),
+      agent_pods_(kube, AgentPodsFrom(c)),
+      auth_({.audiences = {c.token_audience},
+             .allowed_service_accounts = c.agent_service_accounts,
+             .failure_ttl = c.auth_failure_ttl,
+             .peer_failure_qps = c.auth_peer_failure_qps,
+             .peer_failure_burst = c.auth_peer_failure_burst},
+            auth_kube, c.local_token_verification ? &verifier_ : nullptr,
+            c.local_token_verification ? &agent_pods_ : nullptr, clock, metrics_),
       service_(auth_, state_, metrics_),
       api_({.policy = PolicyFrom(c), .capture_dir = c.capture_dir}, [this] { return state_.snapshot(); }, metrics_,
            [this, &kube](const BindingArgs& b) -> absl::Status {
@@ -73,6 +90,8 @@ Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube)
 Extender::~Extender() {
   state_stop_.Stop();
   if (state_thread_.joinable()) state_thread_.join();
+  for (std::thread& t : auth_threads_) t.join();
+  auth_threads_.clear();
   decommissioner_.Stop();
 }
 
@@ -120,6 +139,10 @@ absl::Status Extender::Start() {
   if (!grpc.ok()) return grpc.status();
   grpc_ = std::move(*grpc);
   state_thread_ = std::thread([this] { state_.Run(state_stop_); });
+  if (config_.local_token_verification) {
+    auth_threads_.emplace_back([this] { verifier_.Run(state_stop_); });
+    auth_threads_.emplace_back([this] { agent_pods_.Run(state_stop_); });
+  }
   log::Info("serving", {{"http_address", http_address()}, {"grpc_address", grpc_address()},
                         {"metrics_address", metrics_address()}, {"tls", !config_.insecure_plaintext},
                         {"agent_client_certificates", !config_.agent_ca_file.empty()},
@@ -135,6 +158,8 @@ void Extender::Run(const StopSignal& stop) {
   metrics_http_.Stop();
   state_stop_.Stop();
   if (state_thread_.joinable()) state_thread_.join();
+  for (std::thread& t : auth_threads_) t.join();
+  auth_threads_.clear();
   decommissioner_.Stop();
 }
 

@@ -6,9 +6,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/http_server.h"
 #include "common/kube/client.h"
+#include "extender/agent_pods.h"
 #include "extender/authenticator.h"
 #include "extender/cluster_state.h"
 #include "extender/config.h"
@@ -16,12 +18,15 @@
 #include "extender/eviction_service.h"
 #include "extender/http_api.h"
 #include "extender/metrics.h"
+#include "extender/token_verifier.h"
 
 namespace spotguard::extender {
 
 class Extender {
  public:
-  Extender(const Config& config, Clock& clock, kube::KubeClient& kube);
+  // `auth_kube`: the client for TokenReviews, the issuer's keys and agent pod reads (a rate
+  // budget apart from `kube`'s, which evictions use).
+  Extender(const Config& config, Clock& clock, kube::KubeClient& kube, kube::KubeClient& auth_kube);
   ~Extender();
 
   // Starts the servers and the watches; returns once they listen. The scheduler API and the
@@ -47,6 +52,8 @@ class Extender {
   ExtenderMetrics metrics_;
   ClusterState state_;
   Decommissioner decommissioner_;
+  TokenVerifier verifier_;
+  AgentPods agent_pods_;
   Authenticator auth_;
   EvictionService service_;
   HttpApi api_;
@@ -56,6 +63,7 @@ class Extender {
   int grpc_port_ = 0;
   StopSignal state_stop_;
   std::thread state_thread_;
+  std::vector<std::thread> auth_threads_;  // the issuer's keys, the agent pods' watch
 };
 
 // The policy the flags describe (Validate() has checked them).

@@ -44,7 +44,18 @@ int main(int argc, char** argv) {
     log::Error("cannot start", {{"error", kube.status()}});
     return 1;
   }
-  extender::Extender extender(config, RealClock::Get(), **kube);
+  // TokenReviews, the issuer's keys and agent pod reads: a budget of their own, so a flood of
+  // bad tokens never delays an eviction.
+  auto auth_kube = kube::KubeClient::Create(*kube_config, RealClock::Get(),
+                                            {.qps = config.token_review_qps, .burst = config.token_review_burst,
+                                             .max_attempts = 2, .timeout = absl::Seconds(10),
+                                             .user_agent = "spotguard-extender/auth", .max_idle_connections = 2,
+                                             .max_connections = 8});
+  if (!auth_kube.ok()) {
+    log::Error("cannot start", {{"error", auth_kube.status()}});
+    return 1;
+  }
+  extender::Extender extender(config, RealClock::Get(), **kube, **auth_kube);
   if (absl::Status s = extender.Start(); !s.ok()) {
     log::Error("cannot start", {{"error", s}});
     return 1;

@@ -38,6 +38,18 @@ ExtenderMetrics::ExtenderMetrics(MetricsRegistry& r)
                        .Name("spotguard_extender_tls_handshakes_refused_total")
                        .Help("TLS handshakes refused, by server and the alert sent (a missing or untrusted client certificate)")
                        .Register(r.registry())),
+      auth_failures_(prometheus::BuildCounter()
+                         .Name("spotguard_extender_auth_failures_total")
+                         .Help("EvictionService callers refused, by reason (no_token, malformed, bad_signature, "
+                               "unknown_key, wrong_issuer, wrong_audience, expired, not_yet_valid, "
+                               "not_service_account, not_allowed, pod_gone, pod_uid_mismatch, wrong_node, rejected, "
+                               "unavailable, rate_limited)")
+                         .Register(r.registry())),
+      authentications_(prometheus::BuildCounter()
+                           .Name("spotguard_extender_authentications_total")
+                           .Help("EvictionService callers let in, by how the token was checked (jwks: the issuer's "
+                                 "keys here; token_review: the API server; cache: an earlier check)")
+                           .Register(r.registry())),
       decommissions_(prometheus::BuildCounter()
                          .Name("spotguard_decommissions_total")
                          .Help("Executor decommissions, by result")
@@ -91,6 +103,14 @@ void ExtenderMetrics::RecordGrpc(absl::string_view method, absl::string_view cod
 
 void ExtenderMetrics::RecordTlsRefused(absl::string_view server, absl::string_view alert) {
   tls_refused_.Add({{"server", std::string(server)}, {"alert", std::string(alert)}}).Increment();
+}
+
+void ExtenderMetrics::RecordAuthFailure(absl::string_view reason) {
+  auth_failures_.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void ExtenderMetrics::RecordAuthentication(absl::string_view method) {
+  authentications_.Add({{"method", std::string(method)}}).Increment();
 }
 
 void ExtenderMetrics::RecordDecommission(absl::string_view result) {

@@ -29,6 +29,11 @@ class ExtenderMetrics {
   void RecordGrpc(absl::string_view method, absl::string_view code);
   // A TLS handshake this side refused, by server and the alert it sent ("certificate required").
   void RecordTlsRefused(absl::string_view server, absl::string_view alert);
+  // An EvictionService caller refused, by reason (Authenticator: no_token, bad_signature,
+  // expired, wrong_node, rate_limited, ...), and one let in, by how its token was checked
+  // (jwks, token_review, cache).
+  void RecordAuthFailure(absl::string_view reason);
+  void RecordAuthentication(absl::string_view method);
   void RecordDecommission(absl::string_view result);
   void RecordNoticeToDecommission(absl::Duration d);
   void SetEvictionRate(absl::string_view domain_kind, absl::string_view domain, double per_hour);
@@ -45,6 +50,8 @@ class ExtenderMetrics {
   prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Family<prometheus::Counter>& grpc_;
   prometheus::Family<prometheus::Counter>& tls_refused_;
+  prometheus::Family<prometheus::Counter>& auth_failures_;
+  prometheus::Family<prometheus::Counter>& authentications_;
   prometheus::Family<prometheus::Counter>& decommissions_;
   prometheus::Histogram& notice_to_decommission_;
   prometheus::Family<prometheus::Gauge>& eviction_rate_;

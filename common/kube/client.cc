@@ -84,8 +84,19 @@ absl::StatusOr<std::string> KubeClient::Call(absl::string_view method, absl::str
   bool reauthenticated = false;
   absl::Status last;
   for (int attempt = 1;; ++attempt) {
-    if (absl::Duration wait = limiter_.Reserve(); wait > absl::ZeroDuration()) clock_.SleepFor(wait);
+    std::optional<absl::Duration> slot = limiter_.ReserveWithin(call.deadline - clock_.Now());
+    if (!slot.has_value()) {
+      return attempt == 1 ? absl::ResourceExhaustedError(
+                                absl::StrCat(what, ": the client-side rate limit has no slot before the call's deadline"))
+                          : last;
+    }
+    if (*slot > absl::ZeroDuration()) clock_.SleepFor(*slot);
     HttpRequest req = NewRequest(method, path);
+    if (!call.accept.empty()) {
+      for (auto& [k, v] : req.headers) {
+        if (k == "Accept") v = call.accept;
+      }
+    }
     req.body = body;
     req.content_type = std::string(content_type);
     absl::StatusOr<HttpResponse> res = http_->Send(req);

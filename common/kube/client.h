@@ -55,7 +55,12 @@ struct CallOptions {
   // Whether 429 is retried. The Eviction API answers 429 for a PodDisruptionBudget, which
   // the caller wants to see at once.
   bool retry_too_many_requests = true;
-  absl::Time deadline = absl::InfiniteFuture();  // no attempt starts after it
+  // No attempt starts after it: not after a retry's backoff, nor after a wait for the
+  // client-side rate limit (a first attempt that would is kResourceExhausted, not sent).
+  absl::Time deadline = absl::InfiniteFuture();
+  // The Accept header ("": application/json). The service-account issuer's key set, for one,
+  // is served only as application/jwk-set+json.
+  std::string accept;
 };
 
 class KubeClient {

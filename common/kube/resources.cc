@@ -105,12 +105,12 @@ absl::Status CreateEvent(KubeClient& client, const EventSpec& e, absl::Time now)
 }
 
 absl::StatusOr<TokenReviewResult> ReviewToken(KubeClient& client, absl::string_view token,
-                                              const std::vector<std::string>& audiences) {
+                                              const std::vector<std::string>& audiences, CallOptions call) {
   Json body = {{"apiVersion", "authentication.k8s.io/v1"},
                {"kind", "TokenReview"},
                {"spec", {{"token", std::string(token)}}}};
   if (!audiences.empty()) body["spec"]["audiences"] = audiences;
-  auto res = client.Post("/apis/authentication.k8s.io/v1/tokenreviews", body);
+  auto res = client.Post("/apis/authentication.k8s.io/v1/tokenreviews", body, call);
   if (!res.ok()) return res.status();
   TokenReviewResult out;
   const Json& status = (*res)["status"];

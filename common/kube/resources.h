@@ -91,7 +91,7 @@ struct TokenReviewResult {
 };
 
 absl::StatusOr<TokenReviewResult> ReviewToken(KubeClient& client, absl::string_view token,
-                                              const std::vector<std::string>& audiences);
+                                              const std::vector<std::string>& audiences, CallOptions call = {});
 
 struct TokenRequestSpec {
   std::string namespace_, service_account;

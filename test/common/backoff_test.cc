@@ -61,5 +61,16 @@ TEST(RateLimiterTest, AcquireSleepsOnClockAndZeroQpsIsUnlimited) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ(unlimited.Reserve(), absl::ZeroDuration());
 }
 
+// Verifies ReserveWithin takes a token only when its wait fits, leaving the bucket as it was otherwise.
+TEST(RateLimiterTest, ReserveWithinGivesUpWithoutTakingAToken) {
+  testing::FakeClock clock;
+  RateLimiter limiter(clock, /*qps=*/1, /*burst=*/1);
+  EXPECT_EQ(limiter.ReserveWithin(absl::ZeroDuration()), absl::ZeroDuration());
+  EXPECT_EQ(limiter.ReserveWithin(absl::Milliseconds(500)), std::nullopt);
+  EXPECT_EQ(limiter.ReserveWithin(absl::Milliseconds(500)), std::nullopt);
+  EXPECT_EQ(limiter.ReserveWithin(absl::Seconds(1)), absl::Seconds(1));  // the refusals took nothing
+  EXPECT_EQ(limiter.Reserve(), absl::Seconds(2));
+}
+
 }  // namespace
 }  // namespace spotguard

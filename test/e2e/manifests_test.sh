@@ -130,6 +130,11 @@ expect yes spotguard-extender create configmaps spotguard-system
 expect no spotguard-extender create configmaps default
 expect no spotguard-extender get secrets spotguard-system
 expect yes spotguard-scheduler create pods/binding spark
+# The extender reads the service-account issuer's keys to check the agents' tokens.
+for url in /.well-known/openid-configuration /openid/v1/jwks; do
+  got=$(k auth can-i --as system:serviceaccount:spotguard-system:spotguard-extender get "$url" 2>/dev/null || true)
+  if [ "$got" = yes ]; then pass "can-i spotguard-extender get $url = yes"; else fail "can-i spotguard-extender get $url = $got, want yes"; fi
+done
 expect yes spotguard-scheduler get leases.coordination.k8s.io/spotguard-scheduler spotguard-system
 
 # wait_for SECONDS CMD...: until CMD succeeds (what the API server takes in asynchronously).

@@ -51,5 +51,18 @@ TEST(ExtenderConfigTest, TlsByDefault) {
   EXPECT_TRUE(ParseAndValidate({"--insecure_plaintext", "--tls_cert_file=", "--scheduler_ca_file="}).ok());
 }
 
+// Verifies the flags of token checking are validated.
+TEST(ExtenderConfigTest, ValidatesAuthFlags) {
+  EXPECT_TRUE(ParseAndValidate({"--token_review_qps=5", "--token_review_burst=10", "--auth_failure_ttl=0s",
+                                "--local_token_verification=false", "--agent_pod_selector=app=agent"}).ok());
+  for (const char* flag : {"--token_review_burst=0", "--agent_pod_selector==x", "--token_keys_refresh=1s",
+                           "--auth_failure_ttl=-1s", "--auth_peer_failure_burst=0"}) {
+    absl::Status s = ParseAndValidate({flag});
+    EXPECT_FALSE(s.ok()) << flag;
+    std::string name(flag);
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(name.substr(0, name.find('=')))) << flag;
+  }
+}
+
 }  // namespace
 }  // namespace spotguard::extender

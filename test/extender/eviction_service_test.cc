@@ -20,7 +20,7 @@ struct Harness {
   MetricsRegistry registry;
   ExtenderMetrics metrics{registry};
   ClusterState state{{}, clock, *kube, metrics};
-  Authenticator auth{{}, *kube, clock};
+  Authenticator auth{{}, *kube, nullptr, nullptr, clock, metrics};
   EvictionService service{auth, state, metrics};
   std::vector<std::string> doomed;
   Harness() {
@@ -100,6 +100,31 @@ TEST(EvictionServiceTest, Refusals) {
   EXPECT_EQ(h.service.Report("Bearer agent-n1", no_kind, &res).error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_TRUE(h.doomed.empty());
   EXPECT_FALSE(h.state.snapshot()->Node("n2")->doomed);
+}
+
+// Verifies every refusal is counted by its reason, and a peer past its budget of failed
+// authentications is refused RESOURCE_EXHAUSTED, whatever its port, while a success already
+// checked still serves it.
+TEST(EvictionServiceTest, RefusalsCountedAndPeersLimited) {
+  Harness h;
+  v1::ReportNoticeResponse res;
+  EXPECT_EQ(h.service.Report("Bearer agent-n1", Request("n2", "x"), &res, "ipv4:10.0.0.7:1").error_code(),
+            grpc::PERMISSION_DENIED);
+  for (int i = 0; i < 19; ++i) {
+    EXPECT_EQ(h.service.Report(absl::StrCat("Bearer bad-", i), Request("n1", "x"), &res, "ipv4:10.0.0.7:1").error_code(),
+              grpc::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(h.service.Report("Bearer bad-x", Request("n1", "x"), &res, "ipv4:10.0.0.7:2").error_code(),
+            grpc::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(h.service.Report("Bearer agent-n1", Request("n1", "y"), &res, "ipv4:10.0.0.7:3").ok());
+  const std::string text = h.registry.Serialize();
+  for (const char* series : {R"(spotguard_extender_auth_failures_total{reason="wrong_node"} 1)",
+                             R"(spotguard_extender_auth_failures_total{reason="rejected"} 19)",
+                             R"(spotguard_extender_auth_failures_total{reason="rate_limited"} 1)",
+                             R"(spotguard_extender_authentications_total{method="cache"} 1)",
+                             R"(spotguard_extender_grpc_requests_total{code="RESOURCE_EXHAUSTED",method="ReportNotice"} 1)"}) {
+    EXPECT_NE(text.find(series), std::string::npos) << series << "\n" << text;
+  }
 }
 
 }  // namespace

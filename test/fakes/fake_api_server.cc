@@ -100,6 +100,13 @@ absl::StatusOr<HttpResponse> FakeApiServer::Handle(const HttpRequest& req) {
     if (auto r = intercept(req); r.has_value()) return *r;
   }
   auto [path, field] = SplitQuery(req.path);
+  if (path == "/openid/v1/jwks") {  // as kube-apiserver: only its own media type
+    bool acceptable = false;
+    for (const auto& [k, v] : req.headers) {
+      if (k == "Accept") acceptable = absl::StrContains(v, "application/jwk-set+json") || absl::StrContains(v, "*/*");
+    }
+    if (!acceptable) return HttpResponse{.status = 406, .body = "406: Not Acceptable"};
+  }
   Json body = req.body.empty() ? Json() : Json::parse(req.body, nullptr, false);
   absl::MutexLock lock(&mu_);
   auto found = objects_.find(path);

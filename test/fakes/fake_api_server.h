@@ -1,7 +1,8 @@
 // An in-memory stand-in for the few Kubernetes API calls spotguard makes, for unit tests of
 // the code above the client (decommissioner, authenticator, risk persistence). It applies
 // real JSON and merge patches (with the resourceVersion test), enforces resourceVersion on
-// PUT, turns evictions and deletions into deletionTimestamps, and lets a test intercept any
+// PUT, turns evictions and deletions into deletionTimestamps, serves /openid/v1/jwks only
+// to Accept: application/jwk-set+json (406 otherwise), and lets a test intercept any
 // request to inject a fault (429, 5xx, a conflict). The e2e tests use the real API server.
 //
 // Example:

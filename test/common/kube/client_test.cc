@@ -149,6 +149,21 @@ TEST(KubeClientTest, QpsLimitPacesCalls) {
   EXPECT_EQ(h.clock.Now() - start, absl::Seconds(2));
 }
 
+// Verifies a call whose deadline comes before the rate limit's next slot is not sent and
+// takes no slot: callers behind it are not delayed by it.
+TEST(KubeClientTest, DeadlineBoundsRateLimitWait) {
+  Harness h({}, {.qps = 1, .burst = 1});
+  h.http->SetHandler([](const HttpRequest&) { return Ok(); });
+  ASSERT_TRUE(h.client->Get("/x").ok());
+  absl::Time start = h.clock.Now();
+  auto res = h.client->Get("/x", {.deadline = start + absl::Milliseconds(500)});
+  EXPECT_EQ(res.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(h.http->requests().size(), 1u);
+  EXPECT_EQ(h.clock.Now(), start);
+  ASSERT_TRUE(h.client->Get("/x", {.deadline = start + absl::Seconds(1)}).ok());
+  EXPECT_EQ(h.clock.Now() - start, absl::Seconds(1));
+}
+
 // Verifies a body that is not JSON is an error, not a crash.
 TEST(KubeClientTest, NonJsonBodyIsAnError) {
   Harness h;
