@@ -130,6 +130,9 @@ class ExtenderAuthE2E : public E2ETest {
 // extender's ClusterRole), the keys name the tokens' kid, and an agent's own token for its
 // own node is let in, checked with those keys — no TokenReview.
 TEST_F(ExtenderAuthE2E, AgentTokenCheckedWithIssuerKeys) {
+  auto binding = admin().Get("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/system:service-account-issuer-discovery");
+  ASSERT_TRUE(binding.ok()) << binding.status();
+  EXPECT_EQ((*binding)["subjects"][0]["name"], "system:serviceaccounts");
   auto sa_token = kube::RequestToken(admin(), {.namespace_ = "spotguard-system", .service_account = "spotguard-extender"});
   ASSERT_TRUE(sa_token.ok()) << sa_token.status();
   auto as_extender = cp().ClientWithToken(sa_token->first);
