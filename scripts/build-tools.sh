@@ -150,6 +150,10 @@ aemm_dir="$TOOLS_DIR/ec2-metadata-mock-$AEMM_VERSION"
 nth_dir="$TOOLS_DIR/node-termination-handler-$NTH_VERSION"
 [ -f "$nth_dir/cmd" ] && mv "$nth_dir/cmd" "$nth_dir/node-termination-handler"
 
+# A real Spark for the Spark tests and benchmarks (SPARK_HOME: the path fetch-spark.sh prints).
+spark_home=$("$here/fetch-spark.sh")
+echo "build-tools: Spark $SPARK_VERSION in $spark_home"
+
 # One directory of links, so everything else needs only $TOOLS_DIR/bin on PATH.
 rm -rf "$TOOLS_DIR/bin"; mkdir -p "$TOOLS_DIR/bin"
 for d in "kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "helm-$HELM_VERSION" "kwok-$KWOK_VERSION" "ec2-metadata-mock-$AEMM_VERSION" \

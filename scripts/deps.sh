@@ -17,6 +17,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # manifest checks (promtool) and linting
   prometheus yamllint
+  # a real Spark (scripts/fetch-spark.sh): its JVM, and pip to fetch it from PyPI
+  openjdk-17-jre-headless python3-pip
 )
 GO_MIN=1.26
 

@@ -18,6 +18,10 @@ PROMETHEUS_OPERATOR_VERSION=v0.85.0
 # module on the proxy, so make test can dry-run the component against the real API server.
 CERT_MANAGER_VERSION=v1.16.2
 
+# A complete Spark, from the deps/ folder of PyPI's pyspark source distribution
+# (scripts/fetch-spark.sh): bin/spark-submit, and spark-kubernetes_2.13 with fabric8's client.
+SPARK_VERSION=4.0.1
+
 # Where built binaries are cached, keyed by version, outside the build tree.
 SPOTGUARD_CACHE=${SPOTGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spotguard}
 TOOLS_DIR="$SPOTGUARD_CACHE/tools"
