@@ -5,11 +5,10 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/file.h"
 #include "common/log.h"
 
 namespace spotguard::tls {
@@ -38,16 +37,8 @@ std::string OpenSslError() {
   return buf;
 }
 
-absl::StatusOr<std::string> Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 absl::StatusOr<std::vector<X509Ptr>> Certificates(const std::string& path) {
-  auto pem = Read(path);
+  auto pem = ReadFile(path);
   if (!pem.ok()) return pem.status();
   std::unique_ptr<BIO, FreeBio> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
   std::vector<X509Ptr> out;
@@ -94,7 +85,7 @@ absl::StatusOr<std::shared_ptr<const ServerContext::Material>> Load(const Files&
   m->leaf = std::move((*certs)[0]);
   m->chain = sk_X509_new_null();
   for (size_t i = 1; i < certs->size(); ++i) sk_X509_push(m->chain, (*certs)[i].release());
-  auto key_pem = Read(f.key_file);
+  auto key_pem = ReadFile(f.key_file);
   if (!key_pem.ok()) return key_pem.status();
   std::unique_ptr<BIO, FreeBio> bio(BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size())));
   m->key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));

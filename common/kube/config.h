@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/flags.h"
 #include "common/http_client.h"
 
@@ -63,7 +64,6 @@ class TokenSource {
   absl::Time read_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
-// Reads a whole (small) file; kNotFound / kPermissionDenied / kUnavailable with the path.
-absl::StatusOr<std::string> ReadFile(const std::string& path);
+using spotguard::ReadFile;
 
 }  // namespace spotguard::kube
