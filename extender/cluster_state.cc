@@ -239,6 +239,7 @@ void ClusterState::Dispatch(Changes ch) {
       // Decommissioning needs the pods: hold the notices until both lists are in.
       for (auto& n : ch.doomed) held_.push_back(std::move(n));
       ch.doomed.clear();
+      ch.landed.clear();  // the held notices' decommission finds the pods
     } else if (!held_.empty()) {
       for (auto& n : held_) {
         if (registry_.Active(n)) ch.doomed.insert(ch.doomed.begin(), std::move(n));
@@ -265,22 +266,32 @@ void ClusterState::Dispatch(Changes ch) {
   if (on_doomed_) {
     for (const NoticeRecord& n : ch.doomed) on_doomed_(n);
   }
+  if (on_pod_landed_) {
+    for (const NoticeRecord& n : ch.landed) on_pod_landed_(n);
+  }
 }
 
 // --- Pods ------------------------------------------------------------------------------------
 
 void ClusterState::ReplacePods(std::vector<Json> pods) {
+  Changes ch;  // besides what this adds, Dispatch releases notices held until the pods were known
   {
     absl::MutexLock lock(&mu_);
+    absl::flat_hash_map<std::string, PodRef> before = std::move(pods_);
     pods_.clear();
     app_pods_.clear();
     for (const auto& [uid, p] : assumed_) IndexPodLocked(p);
     for (const Json& j : pods) {
       PodRef p = PodFrom(j);
+      const PodRef* known = nullptr;
       if (auto a = assumed_.find(p.uid); a != assumed_.end()) {
         if (p.node.empty()) p.node = a->second.node;
-        assumed_.erase(a);
+        known = &a->second;
+      } else if (auto b = before.find(p.uid); b != before.end()) {
+        known = &b->second;
       }
+      if (pods_synced_) LandedLocked(p, known, &ch);
+      assumed_.erase(p.uid);
       IndexPodLocked(p);
       pods_[p.uid] = std::move(p);
     }
@@ -288,28 +299,50 @@ void ClusterState::ReplacePods(std::vector<Json> pods) {
     ++pods_version_;
     PublishAppsLocked();
   }
-  Dispatch({});  // releases notices held until the pods were known
+  Dispatch(std::move(ch));
 }
 
 void ClusterState::ApplyPod(bool deleted, const Json& pod) {
-  absl::MutexLock lock(&mu_);
-  PodRef p = PodFrom(pod);
-  std::vector<std::string> changed = {AppOf(p)};
-  auto assumed = assumed_.find(p.uid);
-  if (assumed != assumed_.end()) {
-    changed.push_back(AppOf(assumed->second));
-    if (p.node.empty() && !deleted) p.node = assumed->second.node;  // bound by us, not yet seen bound
-    if (!p.node.empty() || deleted) assumed_.erase(assumed);
+  Changes ch;
+  {
+    absl::MutexLock lock(&mu_);
+    PodRef p = PodFrom(pod);
+    std::vector<std::string> changed = {AppOf(p)};
+    auto old = pods_.find(p.uid);
+    const PodRef* before = nullptr;
+    if (old != pods_.end()) {
+      changed.push_back(AppOf(old->second));
+      before = &old->second;
+    }
+    auto assumed = assumed_.find(p.uid);
+    if (assumed != assumed_.end()) {
+      changed.push_back(AppOf(assumed->second));
+      if (p.node.empty() && !deleted) p.node = assumed->second.node;  // bound by us, not yet seen bound
+      if (before == nullptr) before = &assumed->second;
+    }
+    if (!deleted) LandedLocked(p, before, &ch);
+    if (assumed != assumed_.end() && (!p.node.empty() || deleted)) assumed_.erase(assumed);
+    if (deleted) {
+      pods_.erase(p.uid);
+    } else {
+      IndexPodLocked(p);
+      pods_[p.uid] = std::move(p);
+    }
+    ++pods_version_;
+    PublishAppsLocked(changed);
   }
-  if (auto old = pods_.find(p.uid); old != pods_.end()) changed.push_back(AppOf(old->second));
-  if (deleted) {
-    pods_.erase(p.uid);
-  } else {
-    IndexPodLocked(p);
-    pods_[p.uid] = std::move(p);
+  if (!ch.landed.empty()) Dispatch(std::move(ch));
+}
+
+void ClusterState::LandedLocked(const PodRef& p, const PodRef* before, Changes* ch) const {
+  if (p.node.empty() || p.terminating || p.finished) return;
+  if (before != nullptr && before->node == p.node) return;
+  for (const NoticeRecord* n : registry_.OnNode(p.node)) {
+    if (!n->Dooms()) continue;
+    const bool listed = std::any_of(ch->landed.begin(), ch->landed.end(),
+                                    [&](const NoticeRecord& l) { return l.Key() == n->Key(); });
+    if (!listed) ch->landed.push_back(*n);
   }
-  ++pods_version_;
-  PublishAppsLocked(changed);
 }
 
 void ClusterState::AssumeBound(const PodRef& pod) {

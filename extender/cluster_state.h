@@ -63,6 +63,10 @@ class ClusterState {
   // occurrence), only after both watches have synced. Set before Run().
   void OnDoomed(NoticeHandler handler) { on_doomed_ = std::move(handler); }
   void OnWithdrawn(WithdrawHandler handler) { on_withdrawn_ = std::move(handler); }
+  // Called (on the watch's thread) with a node's dooming notice when a Spark pod that is not
+  // on its way out reaches that node after the notice: the pod watch is a separate stream, so
+  // an executor can arrive after the node's decommission ran. Set before Run().
+  void OnPodLanded(NoticeHandler handler) { on_pod_landed_ = std::move(handler); }
 
   // Loads the persisted risk history, then watches until `stop`.
   void Run(const StopSignal& stop);
@@ -125,6 +129,7 @@ class ClusterState {
   // What one update changed, handed on outside the lock (Dispatch).
   struct Changes {
     std::vector<NoticeRecord> doomed, withdrawn;
+    std::vector<NoticeRecord> landed;  // a pod reached the notice's node after it (OnPodLanded)
     std::vector<std::pair<std::string, NoticeProblem>> refused;  // by node
   };
 
@@ -162,6 +167,9 @@ class ClusterState {
   const std::string& AppOf(const PodRef& p) const;
   // Records `p` in app_pods_ (it is in pods_ or assumed_ now).
   void IndexPodLocked(const PodRef& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the dooming notices of `p`'s node to ch->landed when `p` is live and newly there
+  // (`before`: the pod as known until now, or null).
+  void LandedLocked(const PodRef& p, const PodRef* before, Changes* ch) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int IdLocked(absl::flat_hash_map<std::string, int>& ids, const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands doomed and withdrawn notices to the handlers (doomed ones held until synced) and
   // posts a NoticeRefused Event for each refused one — outside the lock.
@@ -172,6 +180,7 @@ class ClusterState {
   kube::KubeClient& kube_;
   ExtenderMetrics& metrics_;
   NoticeHandler on_doomed_;
+  NoticeHandler on_pod_landed_;
   WithdrawHandler on_withdrawn_;
 
   absl::Mutex publish_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one PublishDirtyNodes rebuild at a time

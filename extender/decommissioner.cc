@@ -134,20 +134,58 @@ void Decommissioner::Begin(const std::string& key, uint64_t generation) {
   auto it = tasks_.find(key);
   if (it == tasks_.end() || it->second.generation != generation) return;
   it->second.forget_after = until + kRememberDone;
-  if (!active || stop->stopped() || options_.dry_run) {
+  if (!active || stop->stopped()) {
+    it->second.state = Task::kDone;
+    return;
+  }
+  if (std::exchange(it->second.again, false)) {
+    RestartLocked(key, it->second);
+    return;
+  }
+  if (options_.dry_run) {
     it->second.state = Task::kDone;
     return;
   }
   it->second.state = Task::kEmptying;
-  notices_.Post([this, key, until] { CheckEmpty(key, until); });
+  notices_.Post([this, key, generation, until] { CheckEmpty(key, generation, until); });
 }
 
-void Decommissioner::CheckEmpty(const std::string& key, absl::Time until) {
+void Decommissioner::RestartLocked(const std::string& key, Task& task) {
+  task.state = Task::kScheduled;
+  const uint64_t generation = task.generation = ++generation_;
+  notices_.Post([this, key, generation] { Begin(key, generation); });
+}
+
+void Decommissioner::Revisit(const NoticeRecord& notice) {
+  if (!state_.NoticeActive(notice)) return;
+  absl::MutexLock lock(&mu_);
+  if (stop_.stopped()) return;
+  auto it = tasks_.find(notice.Key());
+  if (it == tasks_.end()) return;
+  if (notice.detected_at != absl::InfinitePast() && it->second.notice.detected_at != notice.detected_at) return;
+  Task& t = it->second;
+  if (t.stop->stopped()) return;
+  switch (t.state) {
+    case Task::kScheduled:
+      return;
+    case Task::kRunning:
+      t.again = true;  // its targets may have been taken before the pod arrived
+      return;
+    case Task::kEmptying:
+    case Task::kDone:
+      log::Info("an executor reached a node being decommissioned: decommissioning it too",
+                {{"node", notice.node}, {"notice_id", notice.id}});
+      RestartLocked(it->first, t);
+      return;
+  }
+}
+
+void Decommissioner::CheckEmpty(const std::string& key, uint64_t generation, absl::Time until) {
   NoticeRecord notice;
   {
     absl::MutexLock lock(&mu_);
     auto it = tasks_.find(key);
-    if (it == tasks_.end() || it->second.state != Task::kEmptying) return;
+    if (it == tasks_.end() || it->second.generation != generation || it->second.state != Task::kEmptying) return;
     if (it->second.stop->stopped() || stop_.stopped()) {
       it->second.state = Task::kDone;
       return;
@@ -163,12 +201,12 @@ void Decommissioner::CheckEmpty(const std::string& key, absl::Time until) {
   const bool again = !empty && clock_.Now() < until;
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(key);
-  if (it == tasks_.end() || it->second.state != Task::kEmptying) return;
+  if (it == tasks_.end() || it->second.generation != generation || it->second.state != Task::kEmptying) return;
   if (!again) {
     it->second.state = Task::kDone;
     return;
   }
-  notices_.PostAt(clock_.Now() + absl::Seconds(1), [this, key, until] { CheckEmpty(key, until); });
+  notices_.PostAt(clock_.Now() + absl::Seconds(1), [this, key, generation, until] { CheckEmpty(key, generation, until); });
 }
 
 void Decommissioner::ForgetDoneLocked(absl::Time now) {
@@ -328,7 +366,8 @@ void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
   if (announced > 0) log::Info("executor decommissions announced", {{"node", notice.node}, {"notice_id", notice.id}, {"events", announced}});
   {
     absl::MutexLock lock(&mu_);
-    outcomes_[notice.Key()] = outcomes;
+    std::vector<PodOutcome>& all = outcomes_[notice.Key()];  // a revisit adds to the first run's
+    all.insert(all.end(), outcomes.begin(), outcomes.end());
   }
 }
 

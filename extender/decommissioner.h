@@ -14,8 +14,9 @@
 //   4. an Event SparkExecutorDecommission on the pod (DecommissionFailed if all else fails).
 // A withdrawn notice stops whatever is still waiting or retrying. Once no executor is left on
 // N, the node is annotated spotguard.io/decommissioned=<notice id> (the agent may then approve
-// an Azure event early). Pods already terminating are never touched again: a restarted
-// extender that re-reads the node's annotation resumes without evicting twice.
+// an Azure event early). An executor that reaches N afterwards (the pod watch is behind the
+// node watch) is decommissioned the same way. Pods already terminating are never touched
+// again: a restarted extender that re-reads the node's annotation resumes without evicting twice.
 //
 // Threads: a fixed pool runs the notices (`workers`), another the pod evictions
 // (`parallelism`), whatever the number of notices.
@@ -74,6 +75,10 @@ class Decommissioner {
   // StartTime(); returns at once. Again for the same occurrence: moves a start that has not
   // happened to the new deadline, else nothing. A later occurrence replaces an earlier one.
   void Start(const NoticeRecord& notice);
+  // An executor reached the notice's node after its decommission ran (ClusterState::OnPodLanded):
+  // runs the occurrence again, for the pods not yet on their way out. Nothing for an occurrence
+  // not started yet (its run will find the pod) or withdrawn.
+  void Revisit(const NoticeRecord& notice);
   // Stops pending work for a withdrawn notice.
   void Cancel(const NoticeRecord& notice);
   // Stops everything and joins. Idempotent.
@@ -100,6 +105,7 @@ class Decommissioner {
     NoticeRecord notice;
     enum State { kScheduled, kRunning, kEmptying, kDone } state = kScheduled;
     uint64_t generation = 0;  // a rescheduled start leaves the old job a stale generation
+    bool again = false;       // Revisit while running: run once more when this run ends
     std::shared_ptr<StopSignal> stop = std::make_shared<StopSignal>();
     absl::Time forget_after = absl::InfiniteFuture();
   };
@@ -107,7 +113,9 @@ class Decommissioner {
   void Begin(const std::string& key, uint64_t generation);
   void Run(const NoticeRecord& notice, const StopSignal& stop);
   // Marks the node once no executor is left; re-checks every second until `until`.
-  void CheckEmpty(const std::string& key, absl::Time until);
+  void CheckEmpty(const std::string& key, uint64_t generation, absl::Time until);
+  // Schedules Begin now for the task under a new generation.
+  void RestartLocked(const std::string& key, Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PodOutcome DecommissionPod(const NoticeRecord& notice, const PodRef& pod, const StopSignal& stop);
   // The pod's claim for this notice: ours now, or another live replica's (until when), or
   // nobody's to take (gone, already terminating).

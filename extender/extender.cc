@@ -85,6 +85,7 @@ Extender::Extender(const Config& c, Clock& clock, kube::KubeClient& kube, kube::
       metrics_http_({.address = c.metrics_address, .threads = 4}) {
   state_.OnDoomed([this](const NoticeRecord& n) { decommissioner_.Start(n); });
   state_.OnWithdrawn([this](const NoticeRecord& n) { decommissioner_.Cancel(n); });
+  state_.OnPodLanded([this](const NoticeRecord& n) { decommissioner_.Revisit(n); });
 }
 
 Extender::~Extender() {

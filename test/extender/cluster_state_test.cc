@@ -66,11 +66,12 @@ struct Harness {
   MetricsRegistry registry;
   ExtenderMetrics metrics{registry};
   std::unique_ptr<ClusterState> state;
-  std::vector<std::string> doomed, withdrawn;
+  std::vector<std::string> doomed, withdrawn, landed;
   explicit Harness(std::string configmap_ns = "") {
     state = std::make_unique<ClusterState>(ClusterStateOptions{.configmap_namespace = configmap_ns}, clock, *kube, metrics);
     state->OnDoomed([this](const NoticeRecord& n) { doomed.push_back(n.id + "@" + n.node + "/" + n.channel); });
     state->OnWithdrawn([this](const NoticeRecord& n) { withdrawn.push_back(n.id); });
+    state->OnPodLanded([this](const NoticeRecord& n) { landed.push_back(n.id + "@" + n.node); });
   }
 };
 
@@ -105,6 +106,34 @@ TEST(ClusterStateTest, NoticeOnBothChannelsOnce) {
   EXPECT_TRUE(absl::StrContains(m, R"(spotguard_notices_received_total{channel="grpc",cloud="azure",kind="eviction"} 1)"));
   EXPECT_FALSE(absl::StrContains(m, R"(channel="watch")"));
   EXPECT_DOUBLE_EQ(h.state->Model().State("pool/spot1", h.clock.Now()).evictions, 1);
+}
+
+// Verifies a Spark pod the watch delivers on a doomed node after its notice (the node and pod
+// watches are separate streams) hands the notice over again, once per pod arriving there; pods
+// already on their way out, updates of pods already there and other nodes' pods do not.
+TEST(ClusterStateTest, PodLandingOnDoomedNodeHandsTheNoticeOver) {
+  Harness h;
+  h.state->ReplaceNodes({AksSpot("spot-1", "spot1", "z1"), AksSpot("spot-2", "spot1", "z1")});
+  h.state->ReplacePods({Executor("e1", "spot-1", "app")});
+  ASSERT_TRUE(h.state->ReportNotice(Grpc("n-1", "spot-1"), "grpc"));
+  EXPECT_TRUE(h.landed.empty());
+  h.state->ApplyPod(false, Executor("e1", "spot-1", "app"));  // an update of a pod that was there
+  h.state->ApplyPod(false, Executor("e2", "spot-2", "app"));  // another node
+  h.state->ApplyPod(false, Executor("e3", "spot-1", "app", /*terminating=*/true));
+  EXPECT_TRUE(h.landed.empty());
+  h.state->ApplyPod(false, Executor("e4", "spot-1", "app"));
+  EXPECT_EQ(h.landed, std::vector<std::string>{"n-1@spot-1"});
+  h.state->ApplyPod(false, Executor("e4", "spot-1", "app"));
+  EXPECT_EQ(h.landed.size(), 1u);
+  // A relist finds the late pod too.
+  h.landed.clear();
+  h.state->ReplacePods({Executor("e1", "spot-1", "app"), Executor("e5", "spot-1", "app")});
+  EXPECT_EQ(h.landed, std::vector<std::string>{"n-1@spot-1"});
+  // Once withdrawn, nothing more.
+  h.landed.clear();
+  ASSERT_TRUE(h.state->WithdrawNotice("spot-1", "n-1"));
+  h.state->ApplyPod(false, Executor("e6", "spot-1", "app"));
+  EXPECT_TRUE(h.landed.empty());
 }
 
 // Verifies a notice seen in the annotation before the pods are listed waits for them, and

@@ -272,6 +272,27 @@ TEST(DecommissionerTest, IncludesPodsBoundAheadOfTheWatch) {
   EXPECT_EQ(out["spark/e2"].result, "evicted");
 }
 
+
+// Verifies an executor that reaches the node after its decommission ran (the watch delivered
+// it late) is decommissioned too, and those already evicted are not evicted again.
+TEST(DecommissionerTest, LateExecutorDecommissionedToo) {
+  Harness h;
+  h.state.OnPodLanded([&h](const NoticeRecord& n) { h.decom->Revisit(n); });
+  h.Pods({Pod("e1", "doomed", "executor")});
+  auto out = h.Run();
+  ASSERT_EQ(out["spark/e1"].result, "evicted");
+  ASSERT_TRUE(h.decom->WaitIdle(absl::Seconds(10)));
+  Json late = Pod("e2", "doomed", "executor");
+  h.api.Put("/api/v1/namespaces/spark/pods/e2", late);
+  h.state.ApplyPod(false, *h.api.Get("/api/v1/namespaces/spark/pods/e2"));
+  ASSERT_TRUE(h.decom->WaitIdle(absl::Seconds(10)));
+  std::map<std::string, std::string> results;
+  for (const auto& o : h.decom->Outcomes(Notice().Key())) results[o.pod] = o.result;
+  EXPECT_EQ(results["spark/e2"], "evicted");
+  EXPECT_GT(h.Grace("e2"), 0);
+  EXPECT_EQ(h.api.Count("POST", "/pods/e1/eviction"), 1);
+  EXPECT_EQ(h.api.Count("POST", "/pods/e2/eviction"), 1);
+}
 // Verifies the grace period arithmetic and its bounds.
 TEST(DecommissionerTest, GraceSeconds) {
   DecommissionerOptions o{.margin = absl::Seconds(5), .min_grace = absl::Seconds(2), .max_grace = absl::Minutes(10)};
