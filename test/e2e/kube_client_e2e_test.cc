@@ -184,11 +184,14 @@ TEST_F(KubeClientE2E, EvictionBlockedByPodDisruptionBudget) {
                                  {"metadata", {{"name", "executors"}, {"namespace", ns}}},
                                  {"spec", {{"minAvailable", 1}, {"selector", {{"matchLabels", {{"spark-role", "executor"}}}}}}}});
   ASSERT_TRUE(pdb.ok()) << pdb.status();
-  // kube-controller-manager's disruption controller works out that the budget allows nothing.
+  // kube-controller-manager's disruption controller works out that the budget allows nothing. The
+  // pod must count as healthy (kwok has made it Running and Ready): the Eviction API ignores budgets
+  // for Pending pods, so before kwok gets to it the eviction would simply be accepted.
   ASSERT_TRUE(WaitForObject(Admin(), pdbs, "executors", [](const Json& p) {
                 return !p.is_null() && p.contains("status") &&
                        p["status"].value("observedGeneration", int64_t{-1}) == p["metadata"].value("generation", int64_t{0}) &&
-                       p["status"].value("expectedPods", 0) == 1 && p["status"].value("disruptionsAllowed", -1) == 0;
+                       p["status"].value("expectedPods", 0) == 1 && p["status"].value("currentHealthy", 0) == 1 &&
+                       p["status"].value("disruptionsAllowed", -1) == 0;
               }).ok());
 
   absl::Status s = kube::EvictPod(Admin(), ns, "exec-1", 7);
