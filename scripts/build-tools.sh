@@ -101,14 +101,23 @@ require github.com/aws/aws-node-termination-handler $NTH_VERSION" \
   "-s -w"
 # kwok's stages: nodes become Ready at once and keep a lease; pods run at once; a deleted
 # pod disappears within its grace period (kwok's "general" pod-delete stage: somewhere between
-# 1 s and its deletionTimestamp, as a real container exits somewhere inside its grace).
-kwok_stages="$TOOLS_DIR/kwok-$KWOK_VERSION/stages.yaml"
+# 1 s and its deletionTimestamp, as a real container exits somewhere inside its grace). Pods
+# labelled spotguard.test/runner are left alone: the Spark pod runner (test/spark) runs them.
+kwok_stages="$TOOLS_DIR/kwok-$KWOK_VERSION/stages-runner.yaml"
 if [ ! -f "$kwok_stages" ]; then
   kwok_src=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
            pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/general/pod-delete.yaml; do
     echo "---"; cat "$kwok_src/kustomize/stage/$f"
-  done >"$kwok_stages.tmp"
+  done | awk '
+    /^---/ { pod = 0 }
+    /^    kind: Pod$/ { pod = 1 }
+    { print }
+    pod && /^    matchExpressions:$/ {
+      print "    - key: \x27.metadata.labels[\"spotguard.test/runner\"]\x27"
+      print "      operator: \x27DoesNotExist\x27"
+    }' >"$kwok_stages.tmp"
+  [ "$(grep -c spotguard.test/runner "$kwok_stages.tmp")" = 3 ] || { echo "build-tools: kwok's pod stages changed shape" >&2; exit 1; }
   mv "$kwok_stages.tmp" "$kwok_stages"
 fi
 

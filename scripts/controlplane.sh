@@ -245,7 +245,7 @@ start_kwok() {
   # --node-monitor-grace-period in start_controller_manager.
   start kwok kwok --kubeconfig "$DIR/kubeconfig" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-    --config "$TOOLS_DIR/kwok-$KWOK_VERSION/stages.yaml" \
+    --config "$TOOLS_DIR/kwok-$KWOK_VERSION/stages-runner.yaml" \
     --node-ip 10.0.0.1 --server-address "127.0.0.1:$(free_port)"
   echo "KWOK=1" >>"$DIR/controlplane.env"
 }
