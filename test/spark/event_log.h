@@ -22,7 +22,7 @@
 //   o->min_tasks;               // 24
 //   o->map_outputs_recomputed;  // 0
 //   Summary(*o);  // "24 tasks (min 24), 0 failed, 0 map outputs recomputed, 0 stage retries,
-//                 //  0.0 executor-s lost, job 20.6 s"
+//                 //  0.0 executor-s lost, job 26.4 s"
 #pragma once
 
 #include <cstdint>
@@ -135,7 +135,7 @@ absl::StatusOr<SparkOutcome> AnalyzeEventLogText(absl::string_view text, absl::s
 
 // One line for logs and reports:
 // "24 tasks (min 24), 0 failed, 0 map outputs recomputed, 0 stage retries, 0.0 executor-s lost,
-//  job 20.6 s", followed by ", executors 1 removed (1 decommissioned)" when any were removed,
+//  job 26.4 s", followed by ", executors 1 removed (1 decommissioned)" when any were removed,
 // and ", incomplete" when the log has no ApplicationEnd. The failed count lists its reasons:
 // "5 failed (3 FetchFailed, 2 ExecutorLostFailure)".
 std::string Summary(const SparkOutcome& outcome);
