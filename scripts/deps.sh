@@ -18,7 +18,7 @@ PACKAGES=(
   # manifest checks (promtool) and linting
   prometheus yamllint
   # a real Spark (scripts/fetch-spark.sh): its JVM, and pip to fetch it from PyPI
-  openjdk-17-jre-headless python3-pip
+  openjdk-17-jdk-headless python3-pip
 )
 GO_MIN=1.26
 
