@@ -195,15 +195,7 @@ absl::StatusOr<std::unique_ptr<e2e::Process>> StartMock(e2e::ControlPlane& cp, i
   const std::string far = rfc3339(absl::Now() + absl::Hours(24));
   std::vector<std::string> args = {"spot", "--action=terminate", "--rebalance-trigger-time=" + far};
   args.push_back(notice_time.has_value() ? "--time=" + rfc3339(*notice_time) : "--mock-trigger-time=" + far);
-  auto mock = e2e::StartEc2MetadataMock(cp, port, std::move(args), /*imdsv2_only=*/false);
-  if (!mock.ok()) return mock.status();
-  // It logs before it listens: wait until it answers (bounded).
-  httplib::Client probe("127.0.0.1", port);
-  for (int i = 0; i < 200; ++i) {
-    if (auto r = probe.Get("/latest/meta-data/instance-id"); r && r->status == 200) return mock;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return absl::UnavailableError(absl::StrCat("ec2-metadata-mock on port ", port, " never answered"));
+  return e2e::StartEc2MetadataMock(cp, port, std::move(args), /*imdsv2_only=*/false);
 }
 
 int64_t PollCount(const std::string& metrics) {

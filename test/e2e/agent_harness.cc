@@ -138,7 +138,13 @@ absl::StatusOr<std::unique_ptr<Process>> StartEc2MetadataMock(ControlPlane& cp, 
   if (!p.ok()) return p.status();
   auto ready = (*p)->WaitForLine([](absl::string_view l) { return absl::StrContains(l, "Initiating"); });
   if (!ready.ok()) return ready.status();
-  return p;
+  // It logs before it listens: wait until it answers at all (IMDSv2-only answers 401), bounded.
+  httplib::Client probe("127.0.0.1", port);
+  for (int i = 0; i < 1000; ++i) {
+    if (auto r = probe.Get("/latest/meta-data/instance-id")) return p;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return absl::UnavailableError(absl::StrCat("ec2-metadata-mock on port ", port, " never answered"));
 }
 
 namespace {

@@ -55,8 +55,7 @@ std::string ScrapeMetrics(Process& daemon);
 // {"--mock-delay-sec=3"} or {"events", "--code=system-reboot"}). With `imdsv2_only` it
 // refuses requests without a session token from itself; without, it serves the token PUT
 // as usual but accepts any token (or none), so clients keep working when a benchmark swaps
-// one mock for another behind a proxy. Returns once it has said it starts, which it says
-// just before it listens.
+// one mock for another behind a proxy. Returns once it answers.
 absl::StatusOr<std::unique_ptr<Process>> StartEc2MetadataMock(ControlPlane& cp, int port,
                                                                std::vector<std::string> args,
                                                                bool imdsv2_only = true);
