@@ -1,0 +1,342 @@
+#include "test/spark/pod_runner.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "common/kube/resources.h"
+#include "common/kube/watch.h"
+#include "common/log.h"
+#include "test/e2e/process.h"
+
+namespace spotguard::spark {
+namespace {
+
+using kube::Json;
+
+std::string PodPath(const std::string& ns, const std::string& name) {
+  return absl::StrCat("/api/v1/namespaces/", ns, "/pods/", name);
+}
+
+std::string Now() { return kube::FormatApiTime(absl::Now()); }
+
+// Where Spark's image mounts what the runner provides from the pod's own directory.
+constexpr char kImageConfDir[] = "/opt/spark/conf";
+
+}  // namespace
+
+struct SparkPodRunner::Pod {
+  std::string uid, ns, name, node, address;
+  Json spec;
+  absl::Mutex mu;
+  // Set by the watch thread (deletion, with the time the grace ends) or Reclaim.
+  std::optional<absl::Time> deleting ABSL_GUARDED_BY(mu);
+  bool reclaimed ABSL_GUARDED_BY(mu) = false;
+  pid_t pid ABSL_GUARDED_BY(mu) = -1;  // the JVM, while it runs
+};
+
+SparkPodRunner::SparkPodRunner(SparkPodRunnerOptions options, kube::KubeClient& kube)
+    : options_(std::move(options)), kube_(kube) {}
+
+SparkPodRunner::~SparkPodRunner() { Stop(); }
+
+absl::Status SparkPodRunner::Start() {
+  if (!std::filesystem::exists(options_.spark_home + "/jars")) {
+    return absl::FailedPreconditionError(absl::StrCat("SPARK_HOME ", options_.spark_home, " has no jars/"));
+  }
+  std::filesystem::create_directories(options_.work_dir);
+  watch_ = std::thread([this] {
+    const std::string path =
+        options_.namespace_.empty() ? "/api/v1/pods" : absl::StrCat("/api/v1/namespaces/", options_.namespace_, "/pods");
+    kube::Reflector pods(kube_, {.path = path, .label_selector = absl::StrCat(kRunnerLabel, "=", kRunnerLabelValue)},
+                         {.replace =
+                              [this](std::vector<Json> items) {
+                                for (const Json& p : items) Apply(p);
+                                absl::MutexLock lock(&mu_);
+                                synced_ = true;
+                              },
+                          .apply = [this](kube::WatchEvent::Type, const Json& p) { Apply(p); }});
+    pods.Run(stop_);
+  });
+  absl::MutexLock lock(&mu_);
+  auto synced = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return synced_; };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&synced), absl::Seconds(30))) {
+    return absl::DeadlineExceededError("the pod runner's watch did not sync within 30 s");
+  }
+  return absl::OkStatus();
+}
+
+void SparkPodRunner::Stop() {
+  stop_.Stop();
+  if (watch_.joinable()) watch_.join();
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock lock(&mu_);
+    threads.swap(threads_);
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+std::string SparkPodRunner::AddressLocked(const std::string& node) {
+  auto it = addresses_.find(node);
+  if (it != addresses_.end()) return it->second;
+  // Unique across the runners of this process (runs side by side); 127.0.0.1 stays the host's.
+  static std::atomic<int> next{0};
+  const int n = next++;
+  return addresses_[node] = absl::StrCat("127.0.", n / 250, ".", n % 250 + 2);
+}
+
+std::string SparkPodRunner::NodeAddress(const std::string& node) const {
+  absl::MutexLock lock(&mu_);
+  auto it = addresses_.find(node);
+  return it == addresses_.end() ? "" : it->second;
+}
+
+void SparkPodRunner::Apply(const Json& obj) {
+  const Json& meta = obj["metadata"];
+  const std::string uid = meta.value("uid", "");
+  const std::string node = kube::StringAt(obj, {"spec", "nodeName"});
+  if (uid.empty() || node.empty()) return;  // not bound yet
+  std::shared_ptr<Pod> pod;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_.stopped()) return;
+    if (auto it = pods_.find(uid); it != pods_.end()) {
+      pod = it->second;
+    } else {
+      if (std::find(reclaimed_.begin(), reclaimed_.end(), node) != reclaimed_.end()) return;
+      const std::string phase = kube::StringAt(obj, {"status", "phase"});
+      if (phase == "Succeeded" || phase == "Failed" || meta.contains("deletionTimestamp")) return;
+      pod = std::make_shared<Pod>();
+      pod->uid = uid;
+      pod->ns = meta.value("namespace", "");
+      pod->name = meta.value("name", "");
+      pod->node = node;
+      pod->address = AddressLocked(node);
+      pod->spec = obj["spec"];
+      pods_[uid] = pod;
+      threads_.emplace_back([this, pod] { RunPod(pod); });
+      return;  // a pod created already deleting is not started (above)
+    }
+  }
+  if (meta.contains("deletionTimestamp")) {
+    auto end = kube::ParseApiTime(meta["deletionTimestamp"].get<std::string>());
+    absl::MutexLock lock(&pod->mu);
+    if (!pod->deleting.has_value()) pod->deleting = end.ok() ? *end : absl::Now();
+  }
+}
+
+void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
+  const Json& container = pod->spec["containers"][0];
+  const std::string dir = absl::StrCat(options_.work_dir, "/", pod->ns, "_", pod->name);
+  const std::string local_dir = dir + "/local", conf_dir = dir + "/conf";
+  std::filesystem::create_directories(local_dir);
+  std::filesystem::create_directories(conf_dir);
+
+  // The container's environment, fieldRefs resolved as the kubelet does.
+  std::map<std::string, std::string> env;
+  for (const Json& e : container.value("env", Json::array())) {
+    const std::string name = e.value("name", "");
+    std::string value = e.value("value", "");
+    if (e.contains("valueFrom") && e["valueFrom"].contains("fieldRef")) {
+      const std::string field = e["valueFrom"]["fieldRef"].value("fieldPath", "");
+      if (field == "status.podIP" || field == "status.hostIP") value = pod->address;
+      if (field == "metadata.name") value = pod->name;
+      if (field == "metadata.namespace") value = pod->ns;
+      if (field == "metadata.uid") value = pod->uid;
+      if (field == "spec.nodeName") value = pod->node;
+    }
+    env[name] = value;
+  }
+  env["SPARK_LOCAL_DIRS"] = local_dir;  // the image's emptyDir mount
+  env["SPARK_CONF_DIR"] = conf_dir;
+  env["SPARK_HOME"] = options_.spark_home;
+  env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  if (!options_.java_home.empty()) env["JAVA_HOME"] = options_.java_home;
+
+  // entrypoint.sh: `executor` runs KubernetesExecutorBackend with SPARK_JAVA_OPT_* in order and
+  // the classpath SPARK_CONF_DIR:SPARK_CLASSPATH:$SPARK_HOME/jars/*:SPARK_EXTRA_CLASSPATH.
+  std::vector<std::string> args;
+  for (const Json& a : container.value("args", Json::array())) args.push_back(a.get<std::string>());
+  // The pod's own working directory (the JVM fetches the application's jars into it) and
+  // nothing of this process's environment.
+  std::vector<std::string> argv = {"/usr/bin/env", "-i", "-C", dir};
+  for (const auto& [k, v] : env) argv.push_back(absl::StrCat(k, "=", v));
+  const std::string java = options_.java_home.empty() ? "java" : options_.java_home + "/bin/java";
+  std::string failure;
+  if (!args.empty() && args[0] == "executor") {
+    argv.push_back(java);
+    std::vector<std::pair<int, std::string>> opts;
+    for (const auto& [k, v] : env) {
+      if (absl::StartsWith(k, "SPARK_JAVA_OPT_")) opts.emplace_back(std::atoi(k.c_str() + 15), v);
+    }
+    std::sort(opts.begin(), opts.end());
+    for (auto& [i, v] : opts) argv.push_back(absl::StrReplaceAll(v, {{kImageConfDir, conf_dir}}));
+    const std::string memory = env.contains("SPARK_EXECUTOR_MEMORY") ? env["SPARK_EXECUTOR_MEMORY"]
+                                                                      : options_.executor_memory_fallback;
+    for (const char* flag : {"-Xms", "-Xmx"}) argv.push_back(flag + memory);
+    std::string classpath = absl::StrCat(conf_dir, ":", env["SPARK_CLASSPATH"], ":", options_.spark_home, "/jars/*");
+    if (!env["SPARK_EXTRA_CLASSPATH"].empty()) absl::StrAppend(&classpath, ":", env["SPARK_EXTRA_CLASSPATH"]);
+    argv.insert(argv.end(), {"-cp", classpath,
+                             "org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend", "--driver-url",
+                             env["SPARK_DRIVER_URL"], "--executor-id", env["SPARK_EXECUTOR_ID"], "--cores",
+                             env["SPARK_EXECUTOR_CORES"], "--app-id", env["SPARK_APPLICATION_ID"], "--hostname",
+                             pod->address, "--resourceProfileId", env["SPARK_RESOURCE_PROFILE_ID"], "--podName",
+                             pod->name});
+  } else {
+    failure = absl::StrCat("the runner starts Spark executors only; container args: ", absl::StrJoin(args, " "));
+  }
+  const bool decom_hook = absl::StrContains(container.value("lifecycle", Json::object()).dump(), "decom.sh");
+
+  auto status = [&](const std::string& phase, const Json& state, bool ready) {
+    const std::string r = ready ? "True" : "False";
+    Json conditions = Json::array();
+    for (const char* type : {"PodScheduled", "Initialized", "ContainersReady", "Ready"}) {
+      const bool readiness = std::string(type) == "Ready" || std::string(type) == "ContainersReady";
+      conditions.push_back({{"type", type}, {"status", readiness ? r : "True"}, {"lastTransitionTime", Now()}});
+    }
+    Json body = {{"status",
+                  {{"phase", phase},
+                   {"hostIP", pod->address},
+                   {"hostIPs", {{{"ip", pod->address}}}},
+                   {"podIP", pod->address},
+                   {"podIPs", {{{"ip", pod->address}}}},
+                   {"conditions", conditions},
+                   {"containerStatuses",
+                    {{{"name", container.value("name", "")},
+                      {"image", container.value("image", "")},
+                      {"imageID", ""},
+                      {"ready", ready},
+                      {"started", state.contains("running")},
+                      {"restartCount", 0},
+                      {"state", state}}}}}}};
+    if (phase == "Running") body["status"]["startTime"] = Now();
+    auto s = kube_.Patch(PodPath(pod->ns, pod->name) + "/status", kube::PatchType::kStrategicMerge, body);
+    if (!s.ok() && !absl::IsNotFound(s.status())) {
+      log::Warn("pod runner: cannot report pod status", {{"pod", pod->name}, {"error", s.status()}});
+    }
+  };
+
+  PodEnd end{.node = pod->node};
+  std::unique_ptr<e2e::Process> jvm;
+  if (failure.empty()) {
+    auto started = e2e::Process::Start(absl::StrCat(pod->ns, "_", pod->name), argv, dir);
+    if (started.ok()) {
+      jvm = std::move(*started);
+      absl::MutexLock lock(&pod->mu);
+      pod->pid = jvm->pid();
+    } else {
+      failure = std::string(started.status().message());
+    }
+  }
+  if (!failure.empty()) {
+    log::Warn("pod runner: cannot start the pod", {{"pod", pod->name}, {"error", failure}});
+    status("Failed", {{"terminated", {{"exitCode", 128}, {"reason", "StartError"}, {"message", failure}}}}, false);
+    end.exit_code = 128;
+  } else {
+    status("Running", {{"running", {{"startedAt", Now()}}}}, true);
+    log::Info("pod runner: JVM started",
+              {{"pod", pod->name}, {"node", pod->node}, {"address", pod->address}, {"pid", jvm->pid()}});
+    // Supervise: the JVM's own exit, a graceful deletion (hook, then SIGKILL at the grace's
+    // end), or the node taken (SIGKILL now).
+    bool signalled = false;
+    std::optional<int> code;
+    while (!(code = jvm->Wait(absl::Milliseconds(100))).has_value()) {
+      std::optional<absl::Time> deleting;
+      bool reclaimed;
+      {
+        absl::MutexLock lock(&pod->mu);
+        deleting = pod->deleting;
+        reclaimed = pod->reclaimed;
+      }
+      if (reclaimed || stop_.stopped()) {
+        jvm->Signal(SIGKILL);
+      } else if (deleting.has_value()) {
+        if (!signalled) {
+          signalled = true;
+          end.decommissioned = decom_hook;
+          log::Info("pod runner: pod deleted; stopping its JVM",
+                    {{"pod", pod->name}, {"signal", decom_hook ? "SIGPWR (decom.sh)" : "SIGTERM"},
+                     {"grace_end", *deleting}});
+          jvm->Signal(decom_hook ? SIGPWR : SIGTERM);
+        }
+        if (absl::Now() >= *deleting && !end.killed_at_grace) {
+          end.killed_at_grace = true;
+          jvm->Signal(SIGKILL);
+        }
+      }
+    }
+    end.exit_code = *code;
+    {
+      absl::MutexLock lock(&pod->mu);
+      pod->pid = -1;
+      end.reclaimed = pod->reclaimed;  // Reclaim kills the JVM itself
+    }
+    log::Info("pod runner: JVM exited", {{"pod", pod->name}, {"exit_code", *code}});
+    if (!end.reclaimed) {
+      status(*code == 0 ? "Succeeded" : "Failed",
+             {{"terminated", {{"exitCode", *code < 0 ? 128 - *code : *code},
+                              {"reason", *code == 0 ? "Completed" : "Error"},
+                              {"finishedAt", Now()}}}},
+             false);
+    }
+  }
+  // A deleted pod whose containers are gone is removed for good, as the kubelet does; a pod
+  // that ended on its own stays, Succeeded or Failed, until its owner deletes it.
+  while (!stop_.stopped()) {
+    {
+      absl::MutexLock lock(&pod->mu);
+      auto gone = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pod->mu) { return pod->deleting.has_value() || pod->reclaimed; };
+      if (pod->mu.AwaitWithTimeout(absl::Condition(&gone), absl::Milliseconds(200))) break;
+    }
+  }
+  if (!stop_.stopped() || end.reclaimed) {
+    absl::Status s = kube::DeletePod(kube_, pod->ns, pod->name, 0);
+    if (!s.ok() && !absl::IsNotFound(s)) log::Warn("pod runner: cannot remove the pod", {{"pod", pod->name}, {"error", s}});
+  }
+  absl::MutexLock lock(&mu_);
+  ended_[absl::StrCat(pod->ns, "/", pod->name)] = end;
+  pods_.erase(pod->uid);
+}
+
+absl::Status SparkPodRunner::Reclaim(const std::string& node) {
+  std::vector<std::shared_ptr<Pod>> on_node;
+  {
+    absl::MutexLock lock(&mu_);
+    reclaimed_.push_back(node);
+    for (const auto& [uid, p] : pods_) {
+      if (p->node == node) on_node.push_back(p);
+    }
+  }
+  log::Info("pod runner: the cloud takes the node", {{"node", node}, {"pods", on_node.size()}});
+  // Every JVM at once, no hook: the VM is simply gone.
+  for (const auto& p : on_node) {
+    absl::MutexLock lock(&p->mu);
+    p->reclaimed = true;
+    if (p->pid > 0) kill(p->pid, SIGKILL);
+  }
+  // The VM is gone: its Node object goes (the cloud's node controller), its pods with it.
+  auto s = kube_.Delete(absl::StrCat("/api/v1/nodes/", node));
+  if (!s.ok() && !absl::IsNotFound(s.status())) return s.status();
+  return absl::OkStatus();
+}
+
+std::map<std::string, SparkPodRunner::PodEnd> SparkPodRunner::Ended() const {
+  absl::MutexLock lock(&mu_);
+  return ended_;
+}
+
+int SparkPodRunner::Running() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(pods_.size());
+}
+
+}  // namespace spotguard::spark

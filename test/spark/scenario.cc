@@ -1,0 +1,208 @@
+#include "test/spark/scenario.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/http_client.h"
+#include "common/kube/resources.h"
+#include "node-agent/sources/azure_scheduled_events.h"
+#include "test/e2e/agent_harness.h"
+#include "test/e2e/extender_harness.h"
+#include "test/e2e/process.h"
+#include "test/fakes/fake_imds.h"
+#include "test/spark/spark_job.h"
+
+namespace spotguard::spark {
+namespace {
+
+using e2e::Process;
+using kube::Json;
+
+constexpr int kExecutors = 3;
+constexpr int kNodes = 3;
+
+absl::Duration Window(Cloud c) { return c == Cloud::kAzure ? absl::Seconds(30) : absl::Minutes(2); }
+
+std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()); }
+
+// spark-submit in client mode with the shipped defaults and executor template on this run's
+// nodes.
+std::vector<std::string> SubmitArgs(e2e::ControlPlane& cp, const ScenarioOptions& o, const std::string& group,
+                                    const std::string& dir) {
+  const std::string src = e2e::SourceDir(), pki = cp.dir() + "/pki";
+  const int reduce_ms = o.reduce_ms > 0 ? o.reduce_ms : (o.cloud == Cloud::kAzure ? 10000 : 40000);
+  std::vector<std::string> conf = {
+      "spark.kubernetes.executor.podTemplateFile=" + src + "/manifests/spark/executor-pod-template.yaml",
+      "spark.kubernetes.driver.podTemplateFile=" + src + "/manifests/spark/driver-pod-template.yaml",
+      "spark.kubernetes.namespace=" + group,
+      "spark.kubernetes.authenticate.caCertFile=" + pki + "/ca.crt",
+      "spark.kubernetes.authenticate.clientCertFile=" + pki + "/admin.crt",
+      "spark.kubernetes.authenticate.clientKeyFile=" + pki + "/admin.key",
+      "spark.kubernetes.container.image=spark:unused",  // the runner runs the JVM, not an image
+      absl::StrCat("spark.kubernetes.executor.label.", kRunnerLabel, "=", kRunnerLabelValue),
+      "spark.kubernetes.executor.podNamePrefix=" + group,
+      "spark.kubernetes.node.selector.e2e-group=" + group,
+      "spark.driver.host=127.0.0.1",
+      "spark.driver.bindAddress=127.0.0.1",
+      absl::StrCat("spark.executor.instances=", kExecutors),
+      "spark.executor.cores=1",
+      "spark.executor.memory=512m",
+      // Start once every executor is in, so the map outputs spread over all three.
+      "spark.scheduler.minRegisteredResourcesRatio=1.0",
+      "spark.scheduler.maxRegisteredResourcesWaitingTime=180s",
+      "spark.locality.wait=0s",
+      // The driver's Kubernetes client: a machine busy starting JVMs can take longer than its
+      // 10 s defaults to connect (seen with four drivers starting at once).
+      "spark.kubernetes.driver.connectionTimeout=60000",
+      "spark.kubernetes.driver.requestTimeout=60000",
+      "spark.ui.enabled=false",
+      "spark.eventLog.enabled=true",
+      "spark.eventLog.dir=file://" + dir + "/events",
+      "spark.eventLog.compress=false",
+      "spark.eventLog.rolling.enabled=false",
+  };
+  std::vector<std::string> argv = {o.spark_home + "/bin/spark-submit", "--master", "k8s://" + cp.Env("APISERVER_URL"),
+                                   "--deploy-mode", "client", "--name", group, "--class", kShuffleJobClass,
+                                   "--properties-file", src + "/manifests/spark/spark-defaults.conf"};
+  for (const std::string& c : conf) argv.insert(argv.end(), {"--conf", c});
+  argv.insert(argv.end(), {o.jar, std::to_string(o.maps), std::to_string(o.reduces), std::to_string(o.map_ms),
+                           std::to_string(reduce_ms), std::to_string(o.records_per_map)});
+  return argv;
+}
+
+}  // namespace
+
+const char* CloudName(Cloud c) { return c == Cloud::kAzure ? "azure" : "aws"; }
+
+const char* HandlerName(Handler h) {
+  switch (h) {
+    case Handler::kNone:
+      return "none";
+    case Handler::kSpotguard:
+      return "spotguard";
+    case Handler::kNodeTerminationHandler:
+      return "aws-node-termination-handler";
+  }
+  return "?";
+}
+
+absl::StatusOr<ScenarioResult> RunScenario(e2e::ControlPlane& cp, const ScenarioOptions& o) {
+  if (o.handler == Handler::kNodeTerminationHandler && o.cloud != Cloud::kAws) {
+    return absl::InvalidArgumentError("aws-node-termination-handler handles AWS notices only");
+  }
+  ScenarioResult result;
+  const std::string group = e2e::UniqueName(absl::StrCat("spark-", CloudName(o.cloud)));
+  result.dir = absl::StrCat(cp.dir(), "/", group);
+  std::filesystem::create_directories(result.dir + "/events");
+  auto failed = [&](absl::string_view step, const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat(step, ": ", s.message(), " (logs in ", result.dir, ")"));
+  };
+  if (auto s = e2e::ApplyAgentRbac(cp); !s.ok()) return failed("agent RBAC", s);
+  if (auto s = e2e::ApplyExtenderRbac(cp); !s.ok()) return failed("extender RBAC", s);
+  if (auto s = e2e::CreateNamespace(cp.admin(), group); !s.ok()) return failed("namespace", s);
+
+  std::optional<e2e::RunningExtender> own;
+  if (o.extender == nullptr) {
+    auto started = e2e::StartExtender(cp);
+    if (!started.ok()) return failed("spotguard-extender", started.status());
+    own = std::move(*started);
+    if (auto s = cp.StartScheduler(e2e::SchedulerConfig(*own, true)); !s.ok()) return failed("spotguard-scheduler", s);
+  }
+  const e2e::RunningExtender& ext = o.extender != nullptr ? *o.extender : *own;
+
+  std::map<std::string, e2e::AgentCredentials> creds;
+  for (int i = 1; i <= kNodes; ++i) {
+    e2e::NodeSpec spec{.name = absl::StrCat(group, "-node-", i),
+                       .kind = o.cloud == Cloud::kAzure ? e2e::NodeKind::kAksSpot : e2e::NodeKind::kEksSpot,
+                       .zone = o.cloud == Cloud::kAzure ? absl::StrCat("westeurope-", i) : absl::StrCat("us-east-1", std::string(1, "abc"[i - 1])),
+                       .pool = group + "-pool",
+                       .instance_type = o.cloud == Cloud::kAzure ? "Standard_D8s_v5" : "m5.2xlarge"};
+    auto c = e2e::ProvisionAgent(cp, spec);
+    if (!c.ok()) return failed("nodes", c.status());
+    creds[spec.name] = *c;
+    if (auto s = e2e::WaitSchedulable(cp.admin(), spec.name); !s.ok()) return failed("nodes", s);
+    auto labelled = kube::PatchNode(cp.admin(), spec.name, kube::PatchType::kMerge,
+                                    {{"metadata", {{"labels", {{"e2e-group", group}}}}}});
+    if (!labelled.ok()) return failed("nodes", labelled.status());
+  }
+
+  SparkPodRunner runner({.spark_home = o.spark_home, .work_dir = result.dir + "/pods", .namespace_ = group}, cp.admin());
+  if (auto s = runner.Start(); !s.ok()) return failed("pod runner", s);
+  auto driver = Process::Start(group + "-driver", SubmitArgs(cp, o, group, result.dir), result.dir,
+                               {"SPARK_HOME=" + o.spark_home});
+  if (!driver.ok()) return failed("spark-submit", driver.status());
+
+  // The map stage is over: its outputs are on the executors.
+  auto mapped = (*driver)->WaitForLine(
+      [](absl::string_view l) { return absl::StrContains(l, "ShuffleMapStage 0") && absl::StrContains(l, "finished"); },
+      absl::Minutes(4));
+  if (!mapped.ok()) return failed("waiting for the map stage", mapped.status());
+  auto exec1 = e2e::WaitForList(cp.admin(), absl::StrCat("/api/v1/namespaces/", group, "/pods"),
+                                "labelSelector=" + UrlEncode("spark-exec-id=1"),
+                                [](const std::vector<Json>& items) { return items.size() == 1; });
+  if (!exec1.ok()) return failed("finding executor 1", exec1.status());
+  result.doomed = kube::StringAt((*exec1)[0], {"spec", "nodeName"});
+
+  // The notice, and the handler on the doomed node.
+  const absl::Time not_before = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() + Window(o.cloud)));
+  std::unique_ptr<testing::FakeAzureScheduledEvents> azure;
+  std::unique_ptr<Process> aemm, handler;
+  std::string metadata_url;
+  if (o.cloud == Cloud::kAzure) {
+    azure = std::make_unique<testing::FakeAzureScheduledEvents>();
+    auto node = kube::GetNode(cp.admin(), result.doomed);
+    if (!node.ok()) return failed("the doomed node", node.status());
+    azure->Add({.id = "preempt-" + group, .type = "Preempt",
+                .resources = {agent::sources::AzureVmNameFromProviderId(kube::StringAt(*node, {"spec", "providerID"}))},
+                .not_before = testing::FakeAzureScheduledEvents::Rfc1123(not_before)});
+    metadata_url = azure->url();
+  } else {
+    const int port = e2e::FreePort();
+    auto mock = e2e::StartEc2MetadataMock(
+        cp, port,
+        {"spot", "--action=terminate", "--time=" + Rfc3339(not_before),
+         "--rebalance-trigger-time=" + Rfc3339(absl::Now() + absl::Hours(24))},
+        /*imdsv2_only=*/false);
+    if (!mock.ok()) return failed("ec2-metadata-mock", mock.status());
+    aemm = std::move(*mock);
+    metadata_url = absl::StrCat("http://127.0.0.1:", port);
+  }
+  if (o.handler == Handler::kSpotguard) {
+    auto agent = e2e::StartAgent(cp, result.doomed, creds[result.doomed], ext.grpc_address,
+                                 {(o.cloud == Cloud::kAzure ? "--azure_endpoint=" : "--aws_endpoint=") + metadata_url});
+    if (!agent.ok()) return failed("spotguard-agent", agent.status());
+    handler = std::move(*agent);
+  } else if (o.handler == Handler::kNodeTerminationHandler) {
+    // Its defaults (cordon and drain); its scheduled-events monitor is off, as in the agent
+    // benchmark: ec2-metadata-mock's spot mode answers 404 there, which NTH ends up panicking on.
+    auto nth = e2e::StartNodeTerminationHandler(cp, result.doomed, metadata_url,
+                                                {"--enable-scheduled-event-draining=false", "--log-level=info"});
+    if (!nth.ok()) return failed("aws-node-termination-handler", nth.status());
+    handler = std::move(*nth);
+  }
+
+  // The cloud takes the VM at the notice's time, whatever was done about it.
+  absl::SleepFor(std::max(absl::ZeroDuration(), not_before - absl::Now()));
+  if (auto s = runner.Reclaim(result.doomed); !s.ok()) return failed("reclaiming the node", s);
+  std::optional<int> code = (*driver)->Wait(absl::Minutes(6));
+  if (handler != nullptr) handler->Signal(SIGKILL);
+  runner.Stop();
+  result.pods = runner.Ended();
+  if (code != 0) {
+    return absl::InternalError(absl::StrCat("the Spark job ", code.has_value() ? "failed" : "did not end within 6 minutes",
+                                            "; its log: ", result.dir, "/", group, "-driver.log"));
+  }
+  std::string log;
+  for (const auto& entry : std::filesystem::directory_iterator(result.dir + "/events")) log = entry.path();
+  if (log.empty()) return absl::NotFoundError(absl::StrCat("no event log in ", result.dir, "/events"));
+  auto outcome = AnalyzeEventLog(log);
+  if (!outcome.ok()) return failed("the event log", outcome.status());
+  result.outcome = *outcome;
+  return result;
+}
+
+}  // namespace spotguard::spark
