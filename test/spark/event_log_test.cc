@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "test/e2e/controlplane.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test/spark/spark_job.h"
@@ -24,7 +25,7 @@ using ::testing::Pair;
 
 // test/fixtures/spark/*.json.gz: real logs of ShuffleJob 12 12 1000 2000 2000 on Spark 4.0.1,
 // local-cluster[3,1,1024], captured by test/spark/capture_fixtures.sh.
-std::string Fixture(const std::string& name) { return SourceDir() + "/test/fixtures/spark/" + name + ".json.gz"; }
+std::string Fixture(const std::string& name) { return e2e::SourceDir() + "/test/fixtures/spark/" + name + ".json.gz"; }
 
 std::string Gunzip(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");

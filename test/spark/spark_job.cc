@@ -1,15 +1,12 @@
 #include "test/spark/spark_job.h"
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "test/e2e/controlplane.h"
 
 namespace spotguard::spark {
 namespace {
@@ -17,37 +14,17 @@ namespace {
 // 'path' for sh, with any ' inside escaped.
 std::string Quote(const std::string& s) { return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "'\\''"}}), "'"); }
 
-// Runs a shell command; its combined output, or kInternal with it on a non-zero exit.
-absl::StatusOr<std::string> Run(const std::string& command) {
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return absl::InternalError(absl::StrCat("cannot run: ", command));
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int rc = pclose(p);
-  if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
-    return absl::InternalError(absl::StrCat("`", command, "` failed (status ", rc, "):\n", out));
-  }
-  return out;
-}
-
 // Whether `tool` is an executable on PATH.
-bool OnPath(const std::string& tool) { return Run("command -v " + Quote(tool)).ok(); }
+bool OnPath(const std::string& tool) { return e2e::Run("command -v " + Quote(tool)).ok(); }
 
 }  // namespace
-
-std::string SourceDir() {
-  if (const char* d = std::getenv("SPOTGUARD_SOURCE_DIR"); d != nullptr && *d != '\0') return d;
-  return SPOTGUARD_SOURCE_DIR;
-}
 
 absl::StatusOr<std::string> SparkHome() {
   std::string home;
   if (const char* h = std::getenv("SPARK_HOME"); h != nullptr && *h != '\0') {
     home = h;
   } else {
-    absl::StatusOr<std::string> out = Run(Quote(SourceDir() + "/scripts/fetch-spark.sh"));
+    absl::StatusOr<std::string> out = e2e::Run(Quote(e2e::SourceDir() + "/scripts/fetch-spark.sh"));
     if (!out.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat("SPARK_HOME is not set and scripts/fetch-spark.sh failed: ", out.status().message()));
@@ -77,7 +54,7 @@ absl::StatusOr<std::string> BuildShuffleJobJar(const std::string& spark_home, co
     return absl::FailedPreconditionError(
         absl::StrCat("SPARK_HOME=", spark_home, " has no jars/ directory (see SparkHome(), scripts/fetch-spark.sh)"));
   }
-  const std::string source = SourceDir() + "/test/spark/ShuffleJob.java";
+  const std::string source = e2e::SourceDir() + "/test/spark/ShuffleJob.java";
   if (!std::filesystem::exists(source, ec)) {
     return absl::FailedPreconditionError(
         absl::StrCat(source, " not found: set SPOTGUARD_SOURCE_DIR to the spotguard source tree"));
@@ -87,10 +64,10 @@ absl::StatusOr<std::string> BuildShuffleJobJar(const std::string& spark_home, co
   std::filesystem::remove_all(classes, ec);
   std::filesystem::create_directories(classes, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", classes, ": ", ec.message()));
-  absl::StatusOr<std::string> javac = Run(absl::StrCat("javac -nowarn -d ", Quote(classes), " -cp ",
+  absl::StatusOr<std::string> javac = e2e::Run(absl::StrCat("javac -nowarn -d ", Quote(classes), " -cp ",
                                                        Quote(spark_home + "/jars/*"), " ", Quote(source)));
   if (!javac.ok()) return javac.status();
-  absl::StatusOr<std::string> packed = Run(absl::StrCat("jar cf ", Quote(jar), " -C ", Quote(classes), " ."));
+  absl::StatusOr<std::string> packed = e2e::Run(absl::StrCat("jar cf ", Quote(jar), " -C ", Quote(classes), " ."));
   if (!packed.ok()) return packed.status();
   return jar;
 }

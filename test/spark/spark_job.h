@@ -6,7 +6,7 @@
 //   absl::StatusOr<std::string> jar = BuildShuffleJobJar(*home, dir);  // dir + "/shuffle-job.jar"
 //   // spark-submit --class spotguard.ShuffleJob <jar> 12 12 1000 2000 2000
 //
-// The sources are found under SourceDir(): $SPOTGUARD_SOURCE_DIR (what test/CMakeLists.txt's
+// The sources are found under e2e::SourceDir(): $SPOTGUARD_SOURCE_DIR (what test/CMakeLists.txt's
 // spotguard_test gives e2e tests), else the source tree this library was built from.
 #pragma once
 
@@ -19,8 +19,6 @@ namespace spotguard::spark {
 // The job's main class, for spark-submit --class.
 inline constexpr char kShuffleJobClass[] = "spotguard.ShuffleJob";
 
-// $SPOTGUARD_SOURCE_DIR if set, else the source tree this library was built from.
-std::string SourceDir();
 
 // The Spark to run: $SPARK_HOME if set, else the one scripts/fetch-spark.sh prints (it fetches
 // Spark into ~/.cache/spotguard once, then answers from the cache). kFailedPrecondition when
