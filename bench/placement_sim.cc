@@ -72,6 +72,7 @@ struct Options {
   absl::Duration half_life = risk::RiskParams{}.half_life, horizon = risk::RiskParams{}.horizon;
   double prior_evictions = risk::RiskParams{}.prior_evictions, prior_hours = risk::RiskParams{}.prior_hours;
   double risk_cap = risk::PolicyConfig{}.risk_cap;
+  int spread_weight = risk::PolicyConfig{}.spread_weight;
   // The tuning grid; empty: no sweep.
   std::vector<std::string> sweep_half_life, sweep_horizon, sweep_prior_hours;
   int sweep_runs = 3;
@@ -229,8 +230,11 @@ const char* ArmName(Arm a) {
 
 struct Result {
   double lost_h = 0, recomputed_h = 0, spot_h = 0, on_demand_h = 0, cost = 0;
+  double rate_weighted_h = 0;  // Σ spot executor-hours × the node's true independent rate (%/month)
   int64_t placements = 0, losses = 0, fallbacks = 0;
   double spot_share() const { return spot_h + on_demand_h > 0 ? spot_h / (spot_h + on_demand_h) : 0; }
+  // The true interruption rate of the nodes executors ran on, per spot executor-hour.
+  double rate_under_executors() const { return spot_h > 0 ? rate_weighted_h / spot_h : 0; }
 };
 
 // One arm over one world. Owns the cluster as kube-scheduler and spotguard would see it.
@@ -242,6 +246,7 @@ class ArmSim {
                 .prior_hours = o.prior_hours}),
         nodes_(o.nodes), cell_live_(w.cells.size()) {
     policy_.risk_cap = o.risk_cap;
+    policy_.spread_weight = o.spread_weight;
   }
 
   Result Run() {
@@ -400,7 +405,13 @@ class ArmSim {
   void Bill(const Exec& x, absl::Time until) {
     const absl::Time from = std::max(x.placed, w_.measured_from);
     if (until <= from) return;
-    (x.slot >= 0 ? r_.spot_h : r_.on_demand_h) += absl::ToDoubleHours(until - from);
+    const double h = absl::ToDoubleHours(until - from);
+    if (x.slot < 0) {
+      r_.on_demand_h += h;
+      return;
+    }
+    r_.spot_h += h;
+    r_.rate_weighted_h += h * CellOf(x.slot).rate_per_hour * kHoursPerMonth * 100;
   }
 
   void Finish(int e, absl::Time now, bool lost) {
@@ -537,7 +548,8 @@ Json ResultJson(const Result& r) {
   return {{"lost_executor_hours", r.lost_h}, {"recomputed_executor_hours", r.recomputed_h},
           {"spot_executor_hours", r.spot_h}, {"on_demand_executor_hours", r.on_demand_h},
           {"cost_usd", r.cost}, {"spot_share", r.spot_share()}, {"placements", r.placements},
-          {"executor_losses", r.losses}, {"on_demand_fallbacks", r.fallbacks}};
+          {"executor_losses", r.losses}, {"on_demand_fallbacks", r.fallbacks},
+          {"rate_under_executors_pct_month", r.rate_under_executors()}};
 }
 
 // Figures that cannot be right: said on stderr, counted.
@@ -596,6 +608,7 @@ int Main(int argc, char** argv) {
   flags.Add("prior_evictions", &o.prior_evictions, "RiskParams::prior_evictions");
   flags.Add("prior_hours", &o.prior_hours, "RiskParams::prior_hours");
   flags.Add("risk_cap", &o.risk_cap, "PolicyConfig::risk_cap");
+  flags.Add("spread_weight", &o.spread_weight, "PolicyConfig::spread_weight");
   flags.Add("sweep_half_life", &o.sweep_half_life, "Tuning grid: half-lives (empty: no sweep)");
   flags.Add("sweep_horizon", &o.sweep_horizon, "Tuning grid: horizons");
   flags.Add("sweep_prior_hours", &o.sweep_prior_hours, "Tuning grid: prior hours (prior_evictions stays)");
@@ -632,7 +645,8 @@ int Main(int argc, char** argv) {
   std::printf("placement simulator: %d spot nodes, %d pools x %d zones x %d types (--rates=%s), %g days measured after %g warm-up, "
               "%d runs (medians)\n",
               o.nodes, o.pools, o.zones, o.types, o.rates.c_str(), o.days, o.warmup_days, o.runs);
-  std::printf("%-11s %14s %14s %12s %12s %10s %8s\n", "arm", "lost exec-h", "recomputed h", "executor-h", "cost $", "spot share", "losses");
+  std::printf("%-11s %12s %13s %11s %9s %10s %7s %12s\n", "arm", "lost exec-h", "recomputed h", "executor-h", "cost $",
+              "spot share", "losses", "rate %/month");
   Json medians;
   for (size_t i = 0; i < per_arm.size(); ++i) {
     double lost = median_of(i, [](const Result& r) { return r.lost_h; });
@@ -641,9 +655,12 @@ int Main(int argc, char** argv) {
     double cost = median_of(i, [](const Result& r) { return r.cost; });
     double share = median_of(i, [](const Result& r) { return r.spot_share(); });
     double losses = median_of(i, [](const Result& r) { return static_cast<double>(r.losses); });
-    std::printf("%-11s %14.1f %14.1f %12.0f %12.0f %10.3f %8.0f\n", ArmName(kArms[i]), lost, rec, hours, cost, share, losses);
+    double rate = median_of(i, [](const Result& r) { return r.rate_under_executors(); });
+    std::printf("%-11s %12.1f %13.1f %11.0f %9.0f %10.3f %7.0f %12.2f\n", ArmName(kArms[i]), lost, rec, hours, cost, share, losses,
+                rate);
     medians[ArmName(kArms[i])] = {{"lost_executor_hours", lost}, {"recomputed_executor_hours", rec}, {"executor_hours", hours},
-                                  {"cost_usd", cost}, {"spot_share", share}, {"executor_losses", losses}};
+                                  {"cost_usd", cost}, {"spot_share", share}, {"executor_losses", losses},
+                                  {"rate_under_executors_pct_month", rate}};
   }
   const double ratio = Median(ratios);
   std::printf("spotguard / risk-blind lost work: %.3f (median of per-seed ratios; target <= 0.5: %s); oracle / risk-blind: %.3f\n",
@@ -651,7 +668,7 @@ int Main(int argc, char** argv) {
               median_of(1, [](const Result& r) { return r.lost_h; }) / std::max(1e-9, median_of(2, [](const Result& r) { return r.lost_h; })));
 
   // The tuning sweep: spotguard's arm per grid point, against the same worlds' risk-blind arm.
-  Json sweep = Json::array();
+  Json sweep = Json::array(), best_json;
   if (!o.sweep_half_life.empty()) {
     auto half_lives = Durations(o.sweep_half_life);
     auto horizons = Durations(o.sweep_horizon.empty() ? std::vector<std::string>{absl::FormatDuration(o.horizon)} : o.sweep_horizon);
@@ -670,24 +687,47 @@ int Main(int argc, char** argv) {
       blind.push_back(ArmSim(o, worlds.back(), Arm::kBlind, RunSeed(o, run) ^ 0x5eed).Run().lost_h);
     }
     std::printf("\ntuning sweep (%d seeds each): spotguard lost exec-h, ratio to risk-blind\n", o.sweep_runs);
-    std::printf("%-10s %-10s %-12s %12s %8s\n", "half_life", "horizon", "prior_hours", "lost exec-h", "ratio");
+    std::printf("%-10s %-10s %-12s %12s %8s %12s\n", "half_life", "horizon", "prior_hours", "lost exec-h", "ratio", "rate %/month");
+    Options best = o;
+    double best_lost = INFINITY;
     for (absl::Duration hl : *half_lives) {
       for (absl::Duration h : *horizons) {
         for (double ph : priors) {
           Options g = o;
           g.half_life = hl, g.horizon = h, g.prior_hours = ph;
-          std::vector<double> lost, rs;
+          std::vector<double> lost, rs, rate;
           for (int run = 0; run < o.sweep_runs; ++run) {
-            lost.push_back(ArmSim(g, worlds[run], Arm::kSpotguard, RunSeed(o, run) ^ 0x5eed).Run().lost_h);
-            if (blind[run] > 0) rs.push_back(lost.back() / blind[run]);
+            Result r = ArmSim(g, worlds[run], Arm::kSpotguard, RunSeed(o, run) ^ 0x5eed).Run();
+            lost.push_back(r.lost_h);
+            rate.push_back(r.rate_under_executors());
+            if (blind[run] > 0) rs.push_back(r.lost_h / blind[run]);
           }
-          std::printf("%-10s %-10s %-12g %12.1f %8.3f\n", absl::FormatDuration(hl).c_str(), absl::FormatDuration(h).c_str(), ph,
-                      Median(lost), Median(rs));
+          std::printf("%-10s %-10s %-12g %12.1f %8.3f %12.2f\n", absl::FormatDuration(hl).c_str(), absl::FormatDuration(h).c_str(), ph,
+                      Median(lost), Median(rs), Median(rate));
           sweep.push_back({{"half_life", absl::FormatDuration(hl)}, {"horizon", absl::FormatDuration(h)}, {"prior_evictions", o.prior_evictions},
-                           {"prior_hours", ph}, {"lost_executor_hours", Median(lost)}, {"ratio_to_risk_blind", Median(rs)}});
+                           {"prior_hours", ph}, {"lost_executor_hours", Median(lost)}, {"ratio_to_risk_blind", Median(rs)},
+                           {"rate_under_executors_pct_month", Median(rate)}});
+          if (Median(lost) < best_lost) best_lost = Median(lost), best = g;
         }
       }
     }
+    // The best grid point again, over every --runs seed, beside the main table's risk-blind arm.
+    std::vector<double> lost, rs, rate;
+    for (int run = 0; run < o.runs; ++run) {
+      const World w = MakeWorld(o, RunSeed(o, run));
+      Result r = ArmSim(best, w, Arm::kSpotguard, RunSeed(o, run) ^ 0x5eed).Run();
+      lost.push_back(r.lost_h);
+      rate.push_back(r.rate_under_executors());
+      if (per_arm[2][run].lost_h > 0) rs.push_back(r.lost_h / per_arm[2][run].lost_h);
+    }
+    std::printf("best grid point over %d seeds: half_life %s, horizon %s, prior %g per %g h: lost %.1f exec-h, "
+                "ratio to risk-blind %.3f, rate under executors %.2f %%/month\n",
+                o.runs, absl::FormatDuration(best.half_life).c_str(), absl::FormatDuration(best.horizon).c_str(), best.prior_evictions,
+                best.prior_hours, Median(lost), Median(rs), Median(rate));
+    best_json = {{"half_life", absl::FormatDuration(best.half_life)}, {"horizon", absl::FormatDuration(best.horizon)},
+                 {"prior_evictions", best.prior_evictions}, {"prior_hours", best.prior_hours}, {"runs", o.runs},
+                 {"lost_executor_hours", Median(lost)}, {"ratio_to_risk_blind", Median(rs)},
+                 {"rate_under_executors_pct_month", Median(rate)}};
   }
 
   if (!o.out.empty()) {
@@ -698,8 +738,10 @@ int Main(int argc, char** argv) {
                    {"startup", absl::FormatDuration(o.startup)}, {"refresh", absl::FormatDuration(o.refresh)},
                    {"on_demand_price", o.on_demand_price}, {"spot_price", o.spot_price},
                    {"half_life", absl::FormatDuration(o.half_life)}, {"horizon", absl::FormatDuration(o.horizon)},
-                   {"prior_evictions", o.prior_evictions}, {"prior_hours", o.prior_hours}, {"risk_cap", o.risk_cap}};
-    Json out = {{"config", config}, {"medians", medians}, {"spotguard_to_risk_blind_lost", ratio}, {"runs", runs}, {"sweep", sweep}};
+                   {"prior_evictions", o.prior_evictions}, {"prior_hours", o.prior_hours}, {"risk_cap", o.risk_cap},
+                   {"spread_weight", o.spread_weight}};
+    Json out = {{"config", config}, {"medians", medians}, {"spotguard_to_risk_blind_lost", ratio}, {"runs", runs}, {"sweep", sweep},
+                {"sweep_best", best_json}};
     std::ofstream f(o.out);
     f << out.dump(2) << "\n";
     if (!f) return Fail(absl::UnavailableError(absl::StrCat("cannot write ", o.out)));
