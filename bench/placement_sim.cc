@@ -615,6 +615,7 @@ int Main(int argc, char** argv) {
   flags.Add("sweep_runs", &o.sweep_runs, "Seeds per grid point");
   flags.Add("out", &o.out, "Write the results as JSON here");
   if (std::optional<int> exit = ParseFlags(flags, argc, argv)) return *exit;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a long sweep shows its rows as they come
   if (o.nodes < 10 || o.runs < 1 || o.days <= 0 || o.warmup_days < 0 || o.load <= 0 || (o.rates != "cell" && o.rates != "type")) {
     return Fail(absl::InvalidArgumentError("need --nodes >= 10, --runs >= 1, --days > 0, --warmup_days >= 0, --load > 0, --rates=cell|type"));
   }
