@@ -41,6 +41,7 @@ bench: tools build
 	$(BUILD)/bin/spotguard-bench-storm --nodes=5000 --executors=50 --fanout_runs=5 --extender_flags=--kube_qps=0 --out=bench/results/eviction_storm.json
 	$(BUILD)/bin/spotguard-bench-soak --nodes=100 --duration=10m --notices=1000 --out=bench/results/notice_soak.json
 	$(BUILD)/bin/spotguard-bench-spark --runs=3 --out=bench/results/spark_outcome.json
+	$(BUILD)/bin/spotguard-bench-placement --nodes=1000 --runs=5 --sweep_half_life=6h,48h,168h,720h --sweep_horizon=1h,24h,168h,720h --sweep_prior_hours=100,10000 --out=bench/results/placement_sim.json
 
 demo: tools build
 	@$(BUILD)/bin/spotguard-demo $(DEMO_ARGS)
