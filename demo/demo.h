@@ -3,7 +3,8 @@
 // spotguard-scheduler calling the extender, kwok nodes), spotguard-extender, one
 // spotguard-agent per spot node with its own metadata simulator (ec2-metadata-mock for AWS
 // nodes, the Azure Scheduled Events fake for Azure nodes), Spark-shaped applications; then
-// injects an AWS spot interruption and an Azure Preempt and narrates what happens.
+// injects an AWS spot interruption and an Azure Preempt and narrates what happens. Then the
+// real thing: a real Spark job through each eviction, with spotguard and without, side by side.
 #pragma once
 
 #include <string>
@@ -17,6 +18,9 @@ struct Options {
   int apps = 2;     // Spark applications
   int executors = 4;  // executors per application
   bool keep = false;  // leave everything running afterwards, until Ctrl-C
+  // Then a real Spark job through an AWS interruption and an Azure Preempt, with spotguard and,
+  // beside it, without (test/spark/scenario.h); false: the kwok-only part alone.
+  bool spark = true;
 };
 
 absl::Status Run(const Options& options);

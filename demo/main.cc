@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   flags.Add("apps", &o.apps, "Spark applications");
   flags.Add("executors", &o.executors, "Executors per application");
   flags.Add("keep", &o.keep, "Leave it all running to explore (kubectl, /metrics) until Ctrl-C");
+  bool kwok_only = false;
+  flags.Add("kwok_only", &kwok_only, "Skip the real Spark jobs (Spark-shaped pods on kwok nodes only; about 15 s)");
   auto parsed = flags.Parse(argc, argv);
   if (!parsed.ok()) {
     std::fprintf(stderr, "spotguard-demo: %s\n", std::string(parsed.status().message()).c_str());
@@ -23,6 +25,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "spotguard-demo: --nodes 1..10, --apps 1..20, --executors 1..50\n");
     return 2;
   }
+  o.spark = !kwok_only;
   spotguard::log::SetLevel(spotguard::log::Level::kError);  // the demo narrates; daemons log to files
   absl::Status s = spotguard::demo::Run(o);
   if (!s.ok()) {
