@@ -139,7 +139,7 @@ void Decommissioner::Begin(const std::string& key, uint64_t generation) {
     return;
   }
   if (std::exchange(it->second.again, false)) {
-    RestartLocked(key, it->second);
+    RestartLocked(key, it->second, /*unmark=*/false);
     return;
   }
   if (options_.dry_run) {
@@ -150,10 +150,13 @@ void Decommissioner::Begin(const std::string& key, uint64_t generation) {
   notices_.Post([this, key, generation, until] { CheckEmpty(key, generation, until); });
 }
 
-void Decommissioner::RestartLocked(const std::string& key, Task& task) {
+void Decommissioner::RestartLocked(const std::string& key, Task& task, bool unmark) {
   task.state = Task::kScheduled;
   const uint64_t generation = task.generation = ++generation_;
-  notices_.Post([this, key, generation] { Begin(key, generation); });
+  notices_.Post([this, key, generation, unmark, notice = task.notice] {
+    if (unmark) UnmarkNode(notice);
+    Begin(key, generation);
+  });
 }
 
 void Decommissioner::Revisit(const NoticeRecord& notice) {
@@ -175,7 +178,9 @@ void Decommissioner::Revisit(const NoticeRecord& notice) {
     case Task::kDone:
       log::Info("an executor reached a node being decommissioned: decommissioning it too",
                 {{"node", notice.node}, {"notice_id", notice.id}});
-      RestartLocked(it->first, t);
+      // The node may be marked decommissioned already: not any more, or the agent would let
+      // an Azure VM go with the new executor on it. Marked again once it is empty.
+      RestartLocked(it->first, t, /*unmark=*/true);
       return;
   }
 }
@@ -323,6 +328,20 @@ std::vector<PodRef> Decommissioner::Targets(const NoticeRecord& notice) {
 void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
   const absl::Time start = clock_.Now();
   std::vector<PodRef> pods = Targets(notice);
+  bool again;  // a revisit: leave alone what the earlier runs evicted (the cache may lag behind)
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = outcomes_.find(notice.Key());
+    again = it != outcomes_.end();
+    if (again) {
+      std::erase_if(pods, [&](const PodRef& p) {
+        const std::string name = absl::StrCat(p.namespace_, "/", p.name);
+        return std::any_of(it->second.begin(), it->second.end(), [&](const PodOutcome& o) {
+          return o.pod == name && (o.result == "evicted" || o.result == "deleted");
+        });
+      });
+    }
+  }
   log::Info("decommissioning the node's executors",
             {{"node", notice.node}, {"notice_id", notice.id}, {"pods", pods.size()},
              {"grace_s", GraceSeconds(notice, start, options_)}, {"dry_run", options_.dry_run}});
@@ -340,7 +359,7 @@ void Decommissioner::Run(const NoticeRecord& notice, const StopSignal& stop) {
     metrics_.RecordDecommission(o.result);
     sent += o.result == "evicted" || o.result == "deleted";
   }
-  if (sent > 0) {
+  if (sent > 0 && !again) {
     absl::Time first_sight = notice.detected_at == absl::InfinitePast() ? start : notice.detected_at;
     metrics_.RecordNoticeToDecommission(clock_.Now() - first_sight);
   }
@@ -497,6 +516,14 @@ Decommissioner::PodOutcome Decommissioner::DecommissionPod(const NoticeRecord& n
   PodEvent(pod, "Warning", "DecommissionFailed",
            absl::StrCat("Could not evict before node ", notice.node, " goes: ", last.message()));
   return out;
+}
+
+void Decommissioner::UnmarkNode(const NoticeRecord& notice) {
+  auto res = kube::PatchNode(kube_, notice.node, kube::PatchType::kMerge,
+                             {{"metadata", {{"annotations", {{kDecommissionedAnnotation, nullptr}}}}}});
+  if (!res.ok() && !absl::IsNotFound(res.status())) {
+    log::Warn("could not take back the node's decommissioned mark", {{"node", notice.node}, {"error", res.status()}});
+  }
 }
 
 void Decommissioner::MarkNodeDone(const NoticeRecord& notice) {

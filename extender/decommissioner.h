@@ -114,8 +114,8 @@ class Decommissioner {
   void Run(const NoticeRecord& notice, const StopSignal& stop);
   // Marks the node once no executor is left; re-checks every second until `until`.
   void CheckEmpty(const std::string& key, uint64_t generation, absl::Time until);
-  // Schedules Begin now for the task under a new generation.
-  void RestartLocked(const std::string& key, Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Schedules Begin now for the task under a new generation (after UnmarkNode when `unmark`).
+  void RestartLocked(const std::string& key, Task& task, bool unmark) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PodOutcome DecommissionPod(const NoticeRecord& notice, const PodRef& pod, const StopSignal& stop);
   // The pod's claim for this notice: ours now, or another live replica's (until when), or
   // nobody's to take (gone, already terminating).
@@ -126,6 +126,7 @@ class Decommissioner {
   absl::StatusOr<ClaimResult> Claim(const NoticeRecord& notice, const PodRef& pod);
   std::vector<PodRef> Targets(const NoticeRecord& notice);
   void MarkNodeDone(const NoticeRecord& notice);
+  void UnmarkNode(const NoticeRecord& notice);
   void PodEvent(const PodRef& pod, const char* type, const char* reason, const std::string& message);
   void ForgetDoneLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/kube/resources.h"
 #include "gtest/gtest.h"
 #include "test/fakes/fake_api_server.h"
 #include "test/fakes/fake_clock.h"
@@ -281,14 +282,24 @@ TEST(DecommissionerTest, LateExecutorDecommissionedToo) {
   h.Pods({Pod("e1", "doomed", "executor")});
   auto out = h.Run();
   ASSERT_EQ(out["spark/e1"].result, "evicted");
+  Json gone = *h.api.Get("/api/v1/namespaces/spark/pods/e1");  // the watch sees it go
+  h.state.ApplyPod(true, gone);
   ASSERT_TRUE(h.decom->WaitIdle(absl::Seconds(10)));
+  auto marked = [&h] {
+    return kube::StringAt(*h.api.Get("/api/v1/nodes/doomed"), {"metadata", "annotations", "spotguard.io/decommissioned"});
+  };
+  ASSERT_EQ(marked(), "n-1");
   Json late = Pod("e2", "doomed", "executor");
   h.api.Put("/api/v1/namespaces/spark/pods/e2", late);
   h.state.ApplyPod(false, *h.api.Get("/api/v1/namespaces/spark/pods/e2"));
   ASSERT_TRUE(h.decom->WaitIdle(absl::Seconds(10)));
-  std::map<std::string, std::string> results;
-  for (const auto& o : h.decom->Outcomes(Notice().Key())) results[o.pod] = o.result;
-  EXPECT_EQ(results["spark/e2"], "evicted");
+  // The node is no longer marked empty while e2 is on it (the agent would let an Azure VM go),
+  // and e1 is not looked at again.
+  EXPECT_EQ(marked(), "");
+  std::map<std::string, std::vector<std::string>> results;
+  for (const auto& o : h.decom->Outcomes(Notice().Key())) results[o.pod].push_back(o.result);
+  EXPECT_EQ(results["spark/e2"], std::vector<std::string>{"evicted"});
+  EXPECT_EQ(results["spark/e1"], std::vector<std::string>{"evicted"});
   EXPECT_GT(h.Grace("e2"), 0);
   EXPECT_EQ(h.api.Count("POST", "/pods/e1/eviction"), 1);
   EXPECT_EQ(h.api.Count("POST", "/pods/e2/eviction"), 1);
