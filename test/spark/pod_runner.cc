@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -40,7 +41,6 @@ struct SparkPodRunner::Pod {
   // Set by the watch thread (deletion, with the time the grace ends) or Reclaim.
   std::optional<absl::Time> deleting ABSL_GUARDED_BY(mu);
   bool reclaimed ABSL_GUARDED_BY(mu) = false;
-  pid_t pid ABSL_GUARDED_BY(mu) = -1;  // the JVM, while it runs
 };
 
 SparkPodRunner::SparkPodRunner(SparkPodRunnerOptions options, kube::KubeClient& kube)
@@ -59,8 +59,18 @@ absl::Status SparkPodRunner::Start() {
     kube::Reflector pods(kube_, {.path = path, .label_selector = absl::StrCat(kRunnerLabel, "=", kRunnerLabelValue)},
                          {.replace =
                               [this](std::vector<Json> items) {
-                                for (const Json& p : items) Apply(p);
+                                absl::flat_hash_set<std::string> listed;
+                                for (const Json& p : items) {
+                                  listed.insert(p["metadata"].value("uid", ""));
+                                  Apply(p);
+                                }
+                                // Deleted while the watch was down: gone now.
                                 absl::MutexLock lock(&mu_);
+                                for (const auto& [uid, pod] : pods_) {
+                                  if (listed.contains(uid)) continue;
+                                  absl::MutexLock pod_lock(&pod->mu);
+                                  if (!pod->deleting.has_value()) pod->deleting = absl::Now();
+                                }
                                 synced_ = true;
                               },
                           .apply = [this](kube::WatchEvent::Type, const Json& p) { Apply(p); }});
@@ -135,7 +145,12 @@ void SparkPodRunner::Apply(const Json& obj) {
 }
 
 void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
-  const Json& container = pod->spec["containers"][0];
+  // Spark's container is spark-kubernetes-executor; a template may add sidecars before it.
+  const Json* found = &pod->spec["containers"][0];
+  for (const Json& c : pod->spec["containers"]) {
+    if (c.value("name", "") == "spark-kubernetes-executor") found = &c;
+  }
+  const Json& container = *found;
   const std::string dir = absl::StrCat(options_.work_dir, "/", pod->ns, "_", pod->name);
   const std::string local_dir = dir + "/local", conf_dir = dir + "/conf";
   std::filesystem::create_directories(local_dir);
@@ -227,12 +242,14 @@ void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
 
   PodEnd end{.node = pod->node};
   std::unique_ptr<e2e::Process> jvm;
+  {
+    absl::MutexLock lock(&pod->mu);
+    if (pod->reclaimed && failure.empty()) failure = "the node was taken before the JVM started";
+  }
   if (failure.empty()) {
     auto started = e2e::Process::Start(absl::StrCat(pod->ns, "_", pod->name), argv, dir);
     if (started.ok()) {
       jvm = std::move(*started);
-      absl::MutexLock lock(&pod->mu);
-      pod->pid = jvm->pid();
     } else {
       failure = std::string(started.status().message());
     }
@@ -249,7 +266,7 @@ void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
     // end), or the node taken (SIGKILL now).
     bool signalled = false;
     std::optional<int> code;
-    while (!(code = jvm->Wait(absl::Milliseconds(100))).has_value()) {
+    while (!(code = jvm->Wait(absl::Milliseconds(20))).has_value()) {
       std::optional<absl::Time> deleting;
       bool reclaimed;
       {
@@ -277,8 +294,7 @@ void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
     end.exit_code = *code;
     {
       absl::MutexLock lock(&pod->mu);
-      pod->pid = -1;
-      end.reclaimed = pod->reclaimed;  // Reclaim kills the JVM itself
+      end.reclaimed = pod->reclaimed;
     }
     log::Info("pod runner: JVM exited", {{"pod", pod->name}, {"exit_code", *code}});
     if (!end.reclaimed) {
@@ -317,11 +333,11 @@ absl::Status SparkPodRunner::Reclaim(const std::string& node) {
     }
   }
   log::Info("pod runner: the cloud takes the node", {{"node", node}, {"pods", on_node.size()}});
-  // Every JVM at once, no hook: the VM is simply gone.
+  // Every JVM at once, no hook: the VM is simply gone. Each pod's thread, which owns its JVM
+  // (and so its pid), sends the SIGKILL within its 20 ms poll.
   for (const auto& p : on_node) {
     absl::MutexLock lock(&p->mu);
     p->reclaimed = true;
-    if (p->pid > 0) kill(p->pid, SIGKILL);
   }
   // The VM is gone: its Node object goes (the cloud's node controller), its pods with it.
   auto s = kube_.Delete(absl::StrCat("/api/v1/nodes/", node));

@@ -147,18 +147,30 @@ absl::StatusOr<ScenarioResult> RunScenario(e2e::ControlPlane& cp, const Scenario
   if (!exec1.ok()) return failed("finding executor 1", exec1.status());
   result.doomed = kube::StringAt((*exec1)[0], {"spec", "nodeName"});
 
-  // The notice, and the handler on the doomed node.
-  const absl::Time not_before = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() + Window(o.cloud)));
+  // One executor per node, as the extender spreads them: the eviction takes exactly one.
+  auto placed = e2e::WaitForList(cp.admin(), absl::StrCat("/api/v1/namespaces/", group, "/pods"),
+                                 "labelSelector=" + UrlEncode("spark-role=executor"),
+                                 [](const std::vector<Json>& items) { return !items.empty(); });
+  if (!placed.ok()) return failed("listing the executors", placed.status());
+  std::map<std::string, int> per_node;
+  for (const Json& p : *placed) {
+    if (!p["metadata"].contains("deletionTimestamp")) ++per_node[kube::StringAt(p, {"spec", "nodeName"})];
+  }
+  if (per_node[result.doomed] != 1) {
+    return failed("placement", absl::FailedPreconditionError(absl::StrCat(
+                                   per_node[result.doomed], " executors on the doomed node, not one: the spread failed")));
+  }
+
+  // The handler on the doomed node, then the notice. Azure: the handler is up (a DaemonSet
+  // would be) before the event appears, so all 30 s are its own. AWS: ec2-metadata-mock serves
+  // the interruption from its start, so the handler's start (about a second) comes out of
+  // the 2 minutes.
   std::unique_ptr<testing::FakeAzureScheduledEvents> azure;
   std::unique_ptr<Process> aemm, handler;
   std::string metadata_url;
+  absl::Time not_before = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() + Window(o.cloud)));
   if (o.cloud == Cloud::kAzure) {
     azure = std::make_unique<testing::FakeAzureScheduledEvents>();
-    auto node = kube::GetNode(cp.admin(), result.doomed);
-    if (!node.ok()) return failed("the doomed node", node.status());
-    azure->Add({.id = "preempt-" + group, .type = "Preempt",
-                .resources = {agent::sources::AzureVmNameFromProviderId(kube::StringAt(*node, {"spec", "providerID"}))},
-                .not_before = testing::FakeAzureScheduledEvents::Rfc1123(not_before)});
     metadata_url = azure->url();
   } else {
     const int port = e2e::FreePort();
@@ -183,6 +195,14 @@ absl::StatusOr<ScenarioResult> RunScenario(e2e::ControlPlane& cp, const Scenario
                                                 {"--enable-scheduled-event-draining=false", "--log-level=info"});
     if (!nth.ok()) return failed("aws-node-termination-handler", nth.status());
     handler = std::move(*nth);
+  }
+  if (azure != nullptr) {
+    auto node = kube::GetNode(cp.admin(), result.doomed);
+    if (!node.ok()) return failed("the doomed node", node.status());
+    not_before = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() + Window(o.cloud)));
+    azure->Add({.id = "preempt-" + group, .type = "Preempt",
+                .resources = {agent::sources::AzureVmNameFromProviderId(kube::StringAt(*node, {"spec", "providerID"}))},
+                .not_before = testing::FakeAzureScheduledEvents::Rfc1123(not_before)});
   }
 
   // The cloud takes the VM at the notice's time, whatever was done about it.
