@@ -44,8 +44,7 @@ json ToJson(const spark::ScenarioResult& r) {
           {"map_outputs_recomputed", o.map_outputs_recomputed},
           {"executor_seconds_lost", o.executor_seconds_lost},
           {"executors_decommissioned", o.executors_decommissioned},
-          {"summary", spark::Summary(o)},
-          {"logs", r.dir}};
+          {"summary", spark::Summary(o)}};
 }
 
 double Median(std::vector<double> v) { return Summarize(std::move(v)).p50; }
