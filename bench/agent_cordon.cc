@@ -47,6 +47,7 @@
 #include "bench/stats.h"
 #include "common/flags.h"
 #include "common/kube/resources.h"
+#include "common/time_format.h"
 #include "common/kube/watch.h"
 #include "common/log.h"
 #include "httplib.h"
@@ -191,10 +192,9 @@ class ImdsSwitch {
 // answering a spot notice for `time` at once.
 absl::StatusOr<std::unique_ptr<e2e::Process>> StartMock(e2e::ControlPlane& cp, int port,
                                                         std::optional<absl::Time> notice_time) {
-  auto rfc3339 = [](absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()); };
-  const std::string far = rfc3339(absl::Now() + absl::Hours(24));
+  const std::string far = FormatApiTime(absl::Now() + absl::Hours(24));
   std::vector<std::string> args = {"spot", "--action=terminate", "--rebalance-trigger-time=" + far};
-  args.push_back(notice_time.has_value() ? "--time=" + rfc3339(*notice_time) : "--mock-trigger-time=" + far);
+  args.push_back(notice_time.has_value() ? "--time=" + FormatApiTime(*notice_time) : "--mock-trigger-time=" + far);
   return e2e::StartEc2MetadataMock(cp, port, std::move(args), /*imdsv2_only=*/false);
 }
 

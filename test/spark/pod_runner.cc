@@ -104,12 +104,6 @@ std::string SparkPodRunner::AddressLocked(const std::string& node) {
   return addresses_[node] = absl::StrCat("127.0.", n / 250, ".", n % 250 + 2);
 }
 
-std::string SparkPodRunner::NodeAddress(const std::string& node) const {
-  absl::MutexLock lock(&mu_);
-  auto it = addresses_.find(node);
-  return it == addresses_.end() ? "" : it->second;
-}
-
 void SparkPodRunner::Apply(const Json& obj) {
   const Json& meta = obj["metadata"];
   const std::string uid = meta.value("uid", "");
@@ -175,7 +169,6 @@ void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
   env["SPARK_CONF_DIR"] = conf_dir;
   env["SPARK_HOME"] = options_.spark_home;
   env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-  if (!options_.java_home.empty()) env["JAVA_HOME"] = options_.java_home;
 
   // entrypoint.sh: `executor` runs KubernetesExecutorBackend with SPARK_JAVA_OPT_* in order and
   // the classpath SPARK_CONF_DIR:SPARK_CLASSPATH:$SPARK_HOME/jars/*:SPARK_EXTRA_CLASSPATH.
@@ -185,7 +178,7 @@ void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
   // nothing of this process's environment.
   std::vector<std::string> argv = {"/usr/bin/env", "-i", "-C", dir};
   for (const auto& [k, v] : env) argv.push_back(absl::StrCat(k, "=", v));
-  const std::string java = options_.java_home.empty() ? "java" : options_.java_home + "/bin/java";
+  const std::string java = "java";  // found on the PATH set above (env -i)
   std::string failure;
   if (!args.empty() && args[0] == "executor") {
     argv.push_back(java);
@@ -348,11 +341,6 @@ absl::Status SparkPodRunner::Reclaim(const std::string& node) {
 std::map<std::string, SparkPodRunner::PodEnd> SparkPodRunner::Ended() const {
   absl::MutexLock lock(&mu_);
   return ended_;
-}
-
-int SparkPodRunner::Running() const {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int>(pods_.size());
 }
 
 }  // namespace spotguard::spark

@@ -46,7 +46,6 @@ inline constexpr char kRunnerLabelValue[] = "spark";
 
 struct SparkPodRunnerOptions {
   std::string spark_home;
-  std::string java_home;  // empty: the JVM on PATH
   std::string work_dir;   // each pod's local and conf directories and its JVM's log
   std::string namespace_;  // the pods of this namespace only; "" for every namespace
   std::string executor_memory_fallback = "512m";  // when the pod sets no SPARK_EXECUTOR_MEMORY
@@ -63,8 +62,6 @@ class SparkPodRunner {
 
   // The cloud takes the node's VM now (see the header comment).
   absl::Status Reclaim(const std::string& node);
-  // The loopback address of a node's pods ("" before any pod ran there).
-  std::string NodeAddress(const std::string& node) const;
 
   // What happened to each pod the runner ran, by namespace/name.
   struct PodEnd {
@@ -75,8 +72,6 @@ class SparkPodRunner {
     bool reclaimed = false;       // the node was taken under it
   };
   std::map<std::string, PodEnd> Ended() const;
-  // JVMs running now.
-  int Running() const;
 
  private:
   struct Pod;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/http_client.h"
 #include "common/kube/resources.h"
+#include "common/time_format.h"
 #include "node-agent/sources/azure_scheduled_events.h"
 #include "test/e2e/agent_harness.h"
 #include "test/e2e/extender_harness.h"
@@ -26,8 +27,6 @@ constexpr int kExecutors = 3;
 constexpr int kNodes = 3;
 
 absl::Duration Window(Cloud c) { return c == Cloud::kAzure ? absl::Seconds(30) : absl::Minutes(2); }
-
-std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()); }
 
 // spark-submit in client mode with the shipped defaults and executor template on this run's
 // nodes.
@@ -176,8 +175,8 @@ absl::StatusOr<ScenarioResult> RunScenario(e2e::ControlPlane& cp, const Scenario
     const int port = e2e::FreePort();
     auto mock = e2e::StartEc2MetadataMock(
         cp, port,
-        {"spot", "--action=terminate", "--time=" + Rfc3339(not_before),
-         "--rebalance-trigger-time=" + Rfc3339(absl::Now() + absl::Hours(24))},
+        {"spot", "--action=terminate", "--time=" + FormatApiTime(not_before),
+         "--rebalance-trigger-time=" + FormatApiTime(absl::Now() + absl::Hours(24))},
         /*imdsv2_only=*/false);
     if (!mock.ok()) return failed("ec2-metadata-mock", mock.status());
     aemm = std::move(*mock);
