@@ -9,7 +9,6 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/kube/resources.h"
@@ -172,13 +171,6 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: aws-node
 subjects: [{kind: ServiceAccount, name: aws-node-termination-handler, namespace: kube-system}]
 )";
 
-// Mounts a tmpfs over /var/run's target in the new mount namespace, binds $1 at the
-// ServiceAccount path under it and runs the rest of the arguments.
-constexpr char kInPodPaths[] =
-    "set -e; run=$(readlink -f /var/run); mount -t tmpfs tmpfs \"$run\"; "
-    "mkdir -p \"$run/secrets/kubernetes.io/serviceaccount\"; "
-    "mount --bind \"$1\" \"$run/secrets/kubernetes.io/serviceaccount\"; shift; exec \"$@\"";
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Process>> StartNodeTerminationHandler(ControlPlane& cp, const std::string& node,
@@ -209,20 +201,11 @@ absl::StatusOr<std::unique_ptr<Process>> StartNodeTerminationHandler(ControlPlan
   const size_t colon = url.rfind(':');
   if (colon == absl::string_view::npos) return absl::InternalError(absl::StrCat("APISERVER_URL ", url, " has no port"));
 
-  std::string unshare;
-  for (absl::string_view dir : absl::StrSplit(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin", ':')) {
-    if (std::string p = absl::StrCat(dir, "/unshare"); access(p.c_str(), X_OK) == 0) {
-      unshare = p;
-      break;
-    }
-  }
-  if (unshare.empty()) return absl::FailedPreconditionError("unshare(1) (util-linux) is not on PATH: NTH needs it to see its in-pod paths");
-  std::vector<std::string> argv = {unshare, "--mount"};
-  if (geteuid() != 0) argv.push_back("--map-root-user");
-  argv.insert(argv.end(), {"/bin/sh", "-c", kInPodPaths, "sh", secrets, bin, "--node-name=" + node,
-                           "--metadata-url=" + metadata_url, "--json-logging"});
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  auto nth = Process::Start(UniqueName("nth-" + node), argv, cp.dir() + "/logs",
+  auto argv = InPodServiceAccountArgv(secrets);
+  if (!argv.ok()) return argv.status();
+  argv->insert(argv->end(), {bin, "--node-name=" + node, "--metadata-url=" + metadata_url, "--json-logging"});
+  argv->insert(argv->end(), flags.begin(), flags.end());
+  auto nth = Process::Start(UniqueName("nth-" + node), *argv, cp.dir() + "/logs",
                             {absl::StrCat("KUBERNETES_SERVICE_HOST=", url.substr(0, colon)),
                              absl::StrCat("KUBERNETES_SERVICE_PORT=", url.substr(colon + 1))});
   if (!nth.ok()) return nth.status();

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 extern char** environ;
 
@@ -29,6 +30,29 @@ int FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+absl::StatusOr<std::vector<std::string>> InPodServiceAccountArgv(const std::string& dir) {
+  // Mounts a tmpfs over /var/run's target in the new mount namespace, binds $1 at the
+  // ServiceAccount path under it and runs the rest of the arguments.
+  static constexpr char kScript[] =
+      "set -e; run=$(readlink -f /var/run); mount -t tmpfs tmpfs \"$run\"; "
+      "mkdir -p \"$run/secrets/kubernetes.io/serviceaccount\"; "
+      "mount --bind \"$1\" \"$run/secrets/kubernetes.io/serviceaccount\"; shift; exec \"$@\"";
+  std::string unshare;
+  for (absl::string_view d : absl::StrSplit(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin", ':')) {
+    if (std::string p = absl::StrCat(d, "/unshare"); access(p.c_str(), X_OK) == 0) {
+      unshare = p;
+      break;
+    }
+  }
+  if (unshare.empty()) {
+    return absl::FailedPreconditionError("unshare(1) (util-linux) is not on PATH: needed to show a process its in-pod ServiceAccount path");
+  }
+  std::vector<std::string> argv = {unshare, "--mount"};
+  if (geteuid() != 0) argv.push_back("--map-root-user");
+  argv.insert(argv.end(), {"/bin/sh", "-c", kScript, "sh", dir});
+  return argv;
 }
 
 absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::string& name, std::vector<std::string> argv,

@@ -24,6 +24,14 @@
 
 namespace spotguard::e2e {
 
+// The argv prefix that runs a command (appended after it) in a private mount namespace where
+// `dir` is seen at /var/run/secrets/kubernetes.io/serviceaccount, the path in-cluster clients
+// (client-go's rest.InClusterConfig, fabric8's and Spark's defaults) read a pod's
+// ServiceAccount token and CA from: unshare(1) (unprivileged via a user namespace when not
+// root) mounts a tmpfs over /var/run's target and binds `dir` there. Fails naming what is
+// missing when unshare(1) is not on PATH.
+absl::StatusOr<std::vector<std::string>> InPodServiceAccountArgv(const std::string& dir);
+
 class Process {
  public:
   // Starts argv[0] with argv; `env` entries ("K=V") are added to this process's environment.
