@@ -2,9 +2,13 @@
 
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <utility>
 
@@ -13,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "common/http_client.h"
 #include "common/kube/resources.h"
 #include "common/kube/watch.h"
 #include "common/log.h"
@@ -29,8 +34,10 @@ std::string PodPath(const std::string& ns, const std::string& name) {
 
 std::string Now() { return kube::FormatApiTime(absl::Now()); }
 
-// Where Spark's image mounts what the runner provides from the pod's own directory.
+// Spark's image's configuration directory (SPARK_CONF_DIR), where Spark mounts a pod's
+// ConfigMap of spark.properties and the like.
 constexpr char kImageConfDir[] = "/opt/spark/conf";
+constexpr char kServiceAccountPath[] = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 }  // namespace
 
@@ -138,17 +145,152 @@ void SparkPodRunner::Apply(const Json& obj) {
   }
 }
 
+absl::StatusOr<std::map<std::string, std::string>> SparkPodRunner::MountVolumes(const Pod& pod, const Json& container,
+                                                                                  const std::string& dir) {
+  std::map<std::string, std::string> mounts;  // mountPath → the directory standing in for it
+  for (const Json& m : container.value("volumeMounts", Json::array())) {
+    const std::string name = m.value("name", ""), path = m.value("mountPath", "");
+    std::optional<Json> volume;
+    for (const Json& v : pod.spec.value("volumes", Json::array())) {
+      if (v.value("name", "") == name) volume = v;
+    }
+    if (!volume.has_value()) return absl::InvalidArgumentError(absl::StrCat("volumeMount ", name, " has no volume"));
+    const std::string host = absl::StrCat(dir, "/volumes/", name);
+    std::filesystem::create_directories(host);
+    // A ConfigMap's keys (or its items) as files, waiting for it as the kubelet does: Spark
+    // creates a driver's ConfigMaps just after its pod.
+    auto write_config_map = [&](const Json& source, const std::string& into) -> absl::Status {
+      const std::string cm = source.value("name", "");
+      absl::StatusOr<Json> got = absl::NotFoundError(cm);
+      for (absl::Time end = absl::Now() + absl::Seconds(60); absl::Now() < end && !stop_.stopped();
+           absl::SleepFor(absl::Milliseconds(200))) {
+        got = kube::GetConfigMap(kube_, pod.ns, cm);
+        if (got.ok() || !absl::IsNotFound(got.status())) break;
+      }
+      if (!got.ok()) return absl::Status(got.status().code(), absl::StrCat("ConfigMap ", cm, ": ", got.status().message()));
+      const Json data = got->value("data", Json::object());
+      if (source.contains("items")) {
+        for (const Json& item : source["items"]) {
+          std::ofstream(into + "/" + item.value("path", "")) << data.value(item.value("key", ""), "");
+        }
+      } else {
+        for (const auto& [key, value] : data.items()) std::ofstream(into + "/" + key) << value.get<std::string>();
+      }
+      return absl::OkStatus();
+    };
+    if (volume->contains("emptyDir")) {
+    } else if (volume->contains("configMap")) {
+      if (auto s = write_config_map((*volume)["configMap"], host); !s.ok()) return s;
+    } else if (volume->contains("projected")) {
+      // The ServiceAccount's volume: a token bound to the pod, the cluster's CA, the namespace.
+      for (const Json& source : (*volume)["projected"].value("sources", Json::array())) {
+        if (source.contains("serviceAccountToken")) {
+          const Json& t = source["serviceAccountToken"];
+          kube::TokenRequestSpec request{.namespace_ = pod.ns,
+                                         .service_account = pod.spec.value("serviceAccountName", "default"),
+                                         .bound_pod_name = pod.name,
+                                         .bound_pod_uid = pod.uid};
+          if (t.contains("audience")) request.audiences = {t["audience"].get<std::string>()};
+          if (t.contains("expirationSeconds")) request.expiration = absl::Seconds(t["expirationSeconds"].get<int64_t>());
+          auto token = kube::RequestToken(kube_, request);
+          if (!token.ok()) return token.status();
+          std::ofstream(host + "/" + t.value("path", "token")) << token->first;
+        } else if (source.contains("configMap")) {
+          if (auto s = write_config_map(source["configMap"], host); !s.ok()) return s;
+        } else if (source.contains("downwardAPI")) {
+          for (const Json& item : source["downwardAPI"].value("items", Json::array())) {
+            if (kube::StringAt(item, {"fieldRef", "fieldPath"}) == "metadata.namespace") {
+              std::ofstream(host + "/" + item.value("path", "")) << pod.ns;
+            }
+          }
+        }
+      }
+    } else {
+      return absl::UnimplementedError(absl::StrCat("volume ", name, ": the runner mounts emptyDir, configMap and projected volumes only"));
+    }
+    mounts[path] = host;
+  }
+  return mounts;
+}
+
+std::string SparkPodRunner::WriteHosts(const Pod& pod, const std::string& dir) {
+  // The cluster's DNS for this pod: every Service of its namespace with a selector, as
+  // NAME.NS.svc[.cluster.local], at the address of a pod it selects (the runner's own pods by
+  // their node's address). jdk.net.hosts.file replaces the resolver, so localhost, this
+  // machine's name and the pod's own name are listed too.
+  char hostname[256] = {};
+  gethostname(hostname, sizeof(hostname) - 1);
+  std::string hosts = absl::StrCat("127.0.0.1 localhost ", hostname, "\n", pod.address, " ", pod.name, "\n");
+  auto services = kube_.Get(absl::StrCat("/api/v1/namespaces/", pod.ns, "/services"));
+  if (services.ok()) {
+    for (const Json& svc : services->value("items", Json::array())) {
+      const Json selector = svc.value("spec", Json::object()).value("selector", Json::object());
+      if (!selector.is_object() || selector.empty()) continue;
+      std::vector<std::string> terms;
+      for (const auto& [k, v] : selector.items()) terms.push_back(absl::StrCat(k, "=", v.get<std::string>()));
+      auto pods = kube_.Get(absl::StrCat("/api/v1/namespaces/", pod.ns, "/pods?labelSelector=",
+                                         UrlEncode(absl::StrJoin(terms, ","))));
+      if (!pods.ok() || pods->value("items", Json::array()).empty()) continue;
+      const Json& target = (*pods)["items"][0];
+      std::string ip = kube::StringAt(target, {"status", "podIP"});
+      if (const std::string node = kube::StringAt(target, {"spec", "nodeName"}); !node.empty()) {
+        absl::MutexLock lock(&mu_);
+        if (auto it = addresses_.find(node); it != addresses_.end()) ip = it->second;
+      }
+      if (ip.empty()) continue;
+      const std::string name = absl::StrCat(svc["metadata"].value("name", ""), ".", pod.ns, ".svc");
+      absl::StrAppend(&hosts, ip, " ", name, " ", name, ".cluster.local\n");
+    }
+  } else {
+    log::Warn("pod runner: cannot list services", {{"pod", pod.name}, {"error", services.status()}});
+  }
+  const std::string path = dir + "/hosts";
+  std::ofstream(path) << hosts;
+  return path;
+}
+
 void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
-  // Spark's container is spark-kubernetes-executor; a template may add sidecars before it.
+  // Spark's container is spark-kubernetes-executor or -driver; a template may add sidecars.
   const Json* found = &pod->spec["containers"][0];
   for (const Json& c : pod->spec["containers"]) {
-    if (c.value("name", "") == "spark-kubernetes-executor") found = &c;
+    const std::string name = c.value("name", "");
+    if (name == "spark-kubernetes-executor" || name == "spark-kubernetes-driver") found = &c;
   }
   const Json& container = *found;
   const std::string dir = absl::StrCat(options_.work_dir, "/", pod->ns, "_", pod->name);
   const std::string local_dir = dir + "/local", conf_dir = dir + "/conf";
   std::filesystem::create_directories(local_dir);
   std::filesystem::create_directories(conf_dir);
+  std::string failure;
+
+  // The pod's volumes: each mount path stands for a directory of the pod's own, written in
+  // every path the container is given (its arguments, its environment, its ConfigMaps' files);
+  // the ServiceAccount's, read at a fixed path, is shown at that path in a mount namespace.
+  auto mounted = MountVolumes(*pod, container, dir);
+  std::map<std::string, std::string> mounts;
+  std::string service_account_dir;
+  if (mounted.ok()) {
+    mounts = *mounted;
+    if (auto it = mounts.find(kServiceAccountPath); it != mounts.end()) {
+      service_account_dir = it->second;
+      mounts.erase(it);
+    }
+  } else {
+    failure = absl::StrCat("mounting the pod's volumes: ", mounted.status().message());
+  }
+  if (!mounts.contains(kImageConfDir)) mounts[kImageConfDir] = conf_dir;  // the image's own, empty
+  // One pass, the longest mount path first where two match at one place (as mounts nest).
+  std::vector<std::pair<std::string, std::string>> rewrites(mounts.begin(), mounts.end());
+  auto in_pod = [&rewrites](const std::string& s) { return absl::StrReplaceAll(s, rewrites); };
+  for (const auto& [path, host] : mounts) {
+    if (host == conf_dir || !std::filesystem::is_directory(host)) continue;
+    for (const auto& file : std::filesystem::directory_iterator(host)) {
+      if (!file.is_regular_file()) continue;
+      std::ifstream in(file.path());
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::ofstream(file.path()) << in_pod(text);
+    }
+  }
 
   // The container's environment, fieldRefs resolved as the kubelet does.
   std::map<std::string, std::string> env;
@@ -163,23 +305,34 @@ void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
       if (field == "metadata.uid") value = pod->uid;
       if (field == "spec.nodeName") value = pod->node;
     }
-    env[name] = value;
+    env[name] = in_pod(value);
   }
-  env["SPARK_LOCAL_DIRS"] = local_dir;  // the image's emptyDir mount
-  env["SPARK_CONF_DIR"] = conf_dir;
+  if (!env.contains("SPARK_LOCAL_DIRS")) env["SPARK_LOCAL_DIRS"] = local_dir;
+  env["SPARK_CONF_DIR"] = in_pod(env.contains("SPARK_CONF_DIR") ? env["SPARK_CONF_DIR"] : kImageConfDir);
   env["SPARK_HOME"] = options_.spark_home;
   env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  const std::string hosts = WriteHosts(*pod, dir);
 
   // entrypoint.sh: `executor` runs KubernetesExecutorBackend with SPARK_JAVA_OPT_* in order and
-  // the classpath SPARK_CONF_DIR:SPARK_CLASSPATH:$SPARK_HOME/jars/*:SPARK_EXTRA_CLASSPATH.
+  // the classpath SPARK_CONF_DIR:SPARK_CLASSPATH:$SPARK_HOME/jars/*:SPARK_EXTRA_CLASSPATH;
+  // `driver` runs spark-submit in client mode bound to the pod's address.
   std::vector<std::string> args;
-  for (const Json& a : container.value("args", Json::array())) args.push_back(a.get<std::string>());
+  for (const Json& a : container.value("args", Json::array())) args.push_back(in_pod(a.get<std::string>()));
+  if (!args.empty() && args[0] == "driver") env["SPARK_SUBMIT_OPTS"] = "-Djdk.net.hosts.file=" + hosts;
   // The pod's own working directory (the JVM fetches the application's jars into it) and
   // nothing of this process's environment.
-  std::vector<std::string> argv = {"/usr/bin/env", "-i", "-C", dir};
+  std::vector<std::string> argv;
+  if (!service_account_dir.empty() && failure.empty()) {
+    auto prefix = e2e::InPodServiceAccountArgv(service_account_dir);
+    if (prefix.ok()) {
+      argv = *prefix;
+    } else {
+      failure = std::string(prefix.status().message());
+    }
+  }
+  argv.insert(argv.end(), {"/usr/bin/env", "-i", "-C", dir});
   for (const auto& [k, v] : env) argv.push_back(absl::StrCat(k, "=", v));
   const std::string java = "java";  // found on the PATH set above (env -i)
-  std::string failure;
   if (!args.empty() && args[0] == "executor") {
     argv.push_back(java);
     std::vector<std::pair<int, std::string>> opts;
@@ -187,11 +340,12 @@ void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
       if (absl::StartsWith(k, "SPARK_JAVA_OPT_")) opts.emplace_back(std::atoi(k.c_str() + 15), v);
     }
     std::sort(opts.begin(), opts.end());
-    for (auto& [i, v] : opts) argv.push_back(absl::StrReplaceAll(v, {{kImageConfDir, conf_dir}}));
+    for (auto& [i, v] : opts) argv.push_back(v);
+    argv.push_back("-Djdk.net.hosts.file=" + hosts);
     const std::string memory = env.contains("SPARK_EXECUTOR_MEMORY") ? env["SPARK_EXECUTOR_MEMORY"]
                                                                       : options_.executor_memory_fallback;
     for (const char* flag : {"-Xms", "-Xmx"}) argv.push_back(flag + memory);
-    std::string classpath = absl::StrCat(conf_dir, ":", env["SPARK_CLASSPATH"], ":", options_.spark_home, "/jars/*");
+    std::string classpath = absl::StrCat(env["SPARK_CONF_DIR"], ":", env["SPARK_CLASSPATH"], ":", options_.spark_home, "/jars/*");
     if (!env["SPARK_EXTRA_CLASSPATH"].empty()) absl::StrAppend(&classpath, ":", env["SPARK_EXTRA_CLASSPATH"]);
     argv.insert(argv.end(), {"-cp", classpath,
                              "org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend", "--driver-url",
@@ -199,8 +353,12 @@ void SparkPodRunner::RunPod(std::shared_ptr<Pod> pod) {
                              env["SPARK_EXECUTOR_CORES"], "--app-id", env["SPARK_APPLICATION_ID"], "--hostname",
                              pod->address, "--resourceProfileId", env["SPARK_RESOURCE_PROFILE_ID"], "--podName",
                              pod->name});
-  } else {
-    failure = absl::StrCat("the runner starts Spark executors only; container args: ", absl::StrJoin(args, " "));
+  } else if (!args.empty() && args[0] == "driver") {
+    argv.insert(argv.end(), {options_.spark_home + "/bin/spark-submit", "--conf",
+                             "spark.driver.bindAddress=" + env["SPARK_DRIVER_BIND_ADDRESS"], "--deploy-mode", "client"});
+    argv.insert(argv.end(), args.begin() + 1, args.end());
+  } else if (failure.empty()) {
+    failure = absl::StrCat("the runner starts Spark drivers and executors only; container args: ", absl::StrJoin(args, " "));
   }
   const bool decom_hook = absl::StrContains(container.value("lifecycle", Json::object()).dump(), "decom.sh");
 

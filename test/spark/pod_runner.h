@@ -5,9 +5,18 @@
 // stages skip them). For each such pod bound to a node it:
 //   - gives the node its own loopback address (127.0.0.N, unique within this process), which is
 //     the pod's IP and hostIP;
+//   - stands in for the pod's volumes: each emptyDir, configMap or projected volume is a
+//     directory of the pod's own (ConfigMaps waited for and written out, the ServiceAccount's
+//     token requested bound to the pod), its mount path rewritten to that directory wherever
+//     the container is given a path (arguments, environment, the ConfigMaps' files) — except
+//     the ServiceAccount's, which clients read at a fixed path: the JVM runs in a private mount
+//     namespace that shows it there (e2e::InPodServiceAccountArgv);
+//   - stands in for cluster DNS: NAME.NS.svc of each Service in the pod's namespace resolves to
+//     a pod it selects, through a hosts file given to the JVM (jdk.net.hosts.file);
 //   - starts the container's JVM the way Spark's image entrypoint (entrypoint.sh) does: for
 //     `executor`, KubernetesExecutorBackend with the pod's SPARK_* environment (fieldRefs
-//     resolved, SPARK_LOCAL_DIRS and SPARK_CONF_DIR moved to the pod's own directory);
+//     resolved); for `driver` (cluster mode), spark-submit in client mode bound to the pod's
+//     address;
 //   - reports it Running and Ready, and when the JVM exits, Succeeded or Failed with the exit
 //     code — then, once the pod is being deleted, removes it (grace 0), as the kubelet does;
 //   - on a graceful deletion does what the executor's preStop hook /opt/decom.sh does: SIGPWR to
@@ -34,6 +43,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/kube/client.h"
@@ -77,6 +87,9 @@ class SparkPodRunner {
   struct Pod;
   void Apply(const kube::Json& pod);
   void RunPod(std::shared_ptr<Pod> pod);
+  absl::StatusOr<std::map<std::string, std::string>> MountVolumes(const Pod& pod, const kube::Json& container,
+                                                                  const std::string& dir);
+  std::string WriteHosts(const Pod& pod, const std::string& dir);
   std::string AddressLocked(const std::string& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SparkPodRunnerOptions options_;
