@@ -1,8 +1,12 @@
 // A real Spark job through an Azure Preempt, with spotguard and without (test/spark/scenario.h):
-// a driver in client mode creates its executor pods through the real API server with
-// manifests/spark as shipped, spotguard-scheduler places them on kwok nodes, the Spark pod
-// runner runs their JVMs; in the middle of the shuffle's reduce stage executor 1's node gets a
+// a driver creates its executor pods through the real API server with manifests/spark as
+// shipped — in client mode from this machine, in cluster mode from its own pod on an on-demand
+// node — spotguard-scheduler places them on the spot pool's kwok nodes, the Spark pod runner
+// runs their JVMs; in the middle of the shuffle's reduce stage executor 1's node gets a
 // Preempt with 30 s of notice, and at its NotBefore the VM is taken.
+#include <fstream>
+
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "test/e2e/controlplane.h"
 #include "test/spark/scenario.h"
@@ -22,8 +26,9 @@ class SparkE2E : public E2ETest {
     options_ = {.cloud = spark::Cloud::kAzure, .spark_home = *home, .jar = *jar};
   }
 
-  spark::ScenarioResult Run(spark::Handler handler) {
+  spark::ScenarioResult Run(spark::Handler handler, spark::DeployMode mode = spark::DeployMode::kClient) {
     options_.handler = handler;
+    options_.deploy_mode = mode;
     auto result = spark::RunScenario(cp(), options_);
     EXPECT_TRUE(result.ok()) << result.status();
     if (!result.ok()) return {};
@@ -66,6 +71,22 @@ TEST_F(SparkE2E, PreemptWithoutSpotguardRecomputesMapOutputs) {
   int reclaimed = 0;
   for (const auto& [pod, end] : r.pods) reclaimed += end.reclaimed;
   EXPECT_EQ(reclaimed, 1);
+}
+
+// Verifies the cluster-mode setup as shipped: spark-submit creates the driver pod, the driver
+// template keeps it to the on-demand node, the driver runs as manifests/spark/driver-rbac.yaml's
+// ServiceAccount (its Role is all it may do) and creates the executors itself — and the
+// Preempt still costs no map output.
+TEST_F(SparkE2E, ClusterModeDriverOnDemandPreemptWithSpotguardRecomputesNothing) {
+  spark::ScenarioResult r = Run(spark::Handler::kSpotguard, spark::DeployMode::kCluster);
+  ASSERT_FALSE(r.doomed.empty());
+  EXPECT_TRUE(absl::EndsWith(r.driver_node, "-ondemand")) << "the driver ran on " << r.driver_node;
+  EXPECT_EQ(r.outcome.map_outputs_recomputed, 0);
+  EXPECT_EQ(r.outcome.executors_decommissioned, 1);
+  // Everything the driver asked of the API server, its Role allowed.
+  std::ifstream log(r.driver_log);
+  ASSERT_TRUE(log.good()) << r.driver_log;
+  for (std::string line; std::getline(log, line);) EXPECT_FALSE(absl::StrContains(line, "is forbidden")) << line;
 }
 
 }  // namespace

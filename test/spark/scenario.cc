@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -28,25 +29,28 @@ constexpr int kNodes = 3;
 
 absl::Duration Window(Cloud c) { return c == Cloud::kAzure ? absl::Seconds(30) : absl::Minutes(2); }
 
-// spark-submit in client mode with the shipped defaults and executor template on this run's
-// nodes.
+std::string PoolLabel(Cloud c) { return c == Cloud::kAzure ? "kubernetes.azure.com/agentpool" : "eks.amazonaws.com/nodegroup"; }
+
+// spark-submit with the shipped defaults and pod templates, executors on the run's spot pool.
 std::vector<std::string> SubmitArgs(e2e::ControlPlane& cp, const ScenarioOptions& o, const std::string& group,
                                     const std::string& dir) {
   const std::string src = e2e::SourceDir(), pki = cp.dir() + "/pki";
+  const bool cluster = o.deploy_mode == DeployMode::kCluster;
   const int reduce_ms = o.reduce_ms > 0 ? o.reduce_ms : (o.cloud == Cloud::kAzure ? 10000 : 40000);
+  // The submitting process's credentials: in cluster mode spark-submit's own
+  // (authenticate.submission), the driver using its pod's ServiceAccount.
+  const std::string auth = cluster ? "spark.kubernetes.authenticate.submission." : "spark.kubernetes.authenticate.";
   std::vector<std::string> conf = {
       "spark.kubernetes.executor.podTemplateFile=" + src + "/manifests/spark/executor-pod-template.yaml",
       "spark.kubernetes.driver.podTemplateFile=" + src + "/manifests/spark/driver-pod-template.yaml",
       "spark.kubernetes.namespace=" + group,
-      "spark.kubernetes.authenticate.caCertFile=" + pki + "/ca.crt",
-      "spark.kubernetes.authenticate.clientCertFile=" + pki + "/admin.crt",
-      "spark.kubernetes.authenticate.clientKeyFile=" + pki + "/admin.key",
+      auth + "caCertFile=" + pki + "/ca.crt",
+      auth + "clientCertFile=" + pki + "/admin.crt",
+      auth + "clientKeyFile=" + pki + "/admin.key",
       "spark.kubernetes.container.image=spark:unused",  // the runner runs the JVM, not an image
       absl::StrCat("spark.kubernetes.executor.label.", kRunnerLabel, "=", kRunnerLabelValue),
       "spark.kubernetes.executor.podNamePrefix=" + group,
-      "spark.kubernetes.node.selector.e2e-group=" + group,
-      "spark.driver.host=127.0.0.1",
-      "spark.driver.bindAddress=127.0.0.1",
+      absl::StrCat("spark.kubernetes.executor.node.selector.", PoolLabel(o.cloud), "=", group, "-pool"),
       absl::StrCat("spark.executor.instances=", kExecutors),
       "spark.executor.cores=1",
       "spark.executor.memory=512m",
@@ -64,13 +68,47 @@ std::vector<std::string> SubmitArgs(e2e::ControlPlane& cp, const ScenarioOptions
       "spark.eventLog.compress=false",
       "spark.eventLog.rolling.enabled=false",
   };
+  if (cluster) {
+    conf.insert(conf.end(), {
+        absl::StrCat("spark.kubernetes.driver.label.", kRunnerLabel, "=", kRunnerLabelValue),
+        "spark.kubernetes.driver.node.selector.e2e-group=" + group,
+        "spark.kubernetes.authenticate.driver.serviceAccountName=spark",
+        // The harness has no Service network: the driver pod reaches the API server at its
+        // own address rather than at kubernetes.default.svc.
+        "spark.kubernetes.driver.master=" + cp.Env("APISERVER_URL"),
+        "spark.driver.memory=512m",
+    });
+  } else {
+    conf.insert(conf.end(), {"spark.driver.host=127.0.0.1", "spark.driver.bindAddress=127.0.0.1"});
+  }
   std::vector<std::string> argv = {o.spark_home + "/bin/spark-submit", "--master", "k8s://" + cp.Env("APISERVER_URL"),
-                                   "--deploy-mode", "client", "--name", group, "--class", kShuffleJobClass,
-                                   "--properties-file", src + "/manifests/spark/spark-defaults.conf"};
+                                   "--deploy-mode", cluster ? "cluster" : "client", "--name", group, "--class",
+                                   kShuffleJobClass, "--properties-file", src + "/manifests/spark/spark-defaults.conf"};
   for (const std::string& c : conf) argv.insert(argv.end(), {"--conf", c});
-  argv.insert(argv.end(), {o.jar, std::to_string(o.maps), std::to_string(o.reduces), std::to_string(o.map_ms),
-                           std::to_string(reduce_ms), std::to_string(o.records_per_map)});
+  // In cluster mode the jar is in the driver's "image": this machine's file system.
+  argv.insert(argv.end(), {cluster ? "local://" + o.jar : o.jar, std::to_string(o.maps), std::to_string(o.reduces),
+                           std::to_string(o.map_ms), std::to_string(reduce_ms), std::to_string(o.records_per_map)});
   return argv;
+}
+
+// Waits until the application's event log (in `dir`, flushed at each stage's end) records
+// stage `stage` completed, or spark-submit has exited.
+absl::Status WaitForStageCompleted(const std::string& dir, int stage, Process& submit, absl::Duration timeout) {
+  for (absl::Time end = absl::Now() + timeout; absl::Now() < end; absl::SleepFor(absl::Milliseconds(200))) {
+    if (!submit.running()) return absl::AbortedError("spark-submit exited before it");
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      std::ifstream in(entry.path());
+      for (std::string line; std::getline(in, line);) {
+        if (!absl::StrContains(line, "SparkListenerStageCompleted")) continue;
+        Json event = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+        if (event.is_object() && event.value("Event", "") == "SparkListenerStageCompleted" &&
+            event["Stage Info"].value("Stage ID", -1) == stage) {
+          return absl::OkStatus();
+        }
+      }
+    }
+  }
+  return absl::DeadlineExceededError(absl::StrCat("stage ", stage, " did not complete within ", absl::FormatDuration(timeout)));
 }
 
 }  // namespace
@@ -103,6 +141,11 @@ absl::StatusOr<ScenarioResult> RunScenario(e2e::ControlPlane& cp, const Scenario
   if (auto s = e2e::ApplyAgentRbac(cp); !s.ok()) return failed("agent RBAC", s);
   if (auto s = e2e::ApplyExtenderRbac(cp); !s.ok()) return failed("extender RBAC", s);
   if (auto s = e2e::CreateNamespace(cp.admin(), group); !s.ok()) return failed("namespace", s);
+  const bool cluster = o.deploy_mode == DeployMode::kCluster;
+  if (cluster) {
+    auto applied = cp.Kubectl(absl::StrCat("apply -n ", group, " -f ", e2e::SourceDir(), "/manifests/spark/driver-rbac.yaml"));
+    if (!applied.ok()) return failed("driver RBAC", applied.status());
+  }
 
   std::optional<e2e::RunningExtender> own;
   if (o.extender == nullptr) {
@@ -128,6 +171,19 @@ absl::StatusOr<ScenarioResult> RunScenario(e2e::ControlPlane& cp, const Scenario
                                     {{"metadata", {{"labels", {{"e2e-group", group}}}}}});
     if (!labelled.ok()) return failed("nodes", labelled.status());
   }
+  if (cluster) {  // the driver's on-demand node
+    e2e::NodeSpec spec{.name = group + "-ondemand",
+                       .kind = o.cloud == Cloud::kAzure ? e2e::NodeKind::kAksOnDemand : e2e::NodeKind::kEksOnDemand,
+                       .zone = o.cloud == Cloud::kAzure ? "westeurope-1" : "us-east-1a",
+                       .pool = group + "-system",
+                       .instance_type = o.cloud == Cloud::kAzure ? "Standard_D4s_v5" : "m5.xlarge"};
+    auto node = e2e::CreateNode(cp.admin(), spec);
+    if (!node.ok()) return failed("nodes", node.status());
+    if (auto s = e2e::WaitSchedulable(cp.admin(), spec.name); !s.ok()) return failed("nodes", s);
+    auto labelled = kube::PatchNode(cp.admin(), spec.name, kube::PatchType::kMerge,
+                                    {{"metadata", {{"labels", {{"e2e-group", group}}}}}});
+    if (!labelled.ok()) return failed("nodes", labelled.status());
+  }
 
   SparkPodRunner runner({.spark_home = o.spark_home, .work_dir = result.dir + "/pods", .namespace_ = group}, cp.admin());
   if (auto s = runner.Start(); !s.ok()) return failed("pod runner", s);
@@ -136,10 +192,9 @@ absl::StatusOr<ScenarioResult> RunScenario(e2e::ControlPlane& cp, const Scenario
   if (!driver.ok()) return failed("spark-submit", driver.status());
 
   // The map stage is over: its outputs are on the executors.
-  auto mapped = (*driver)->WaitForLine(
-      [](absl::string_view l) { return absl::StrContains(l, "ShuffleMapStage 0") && absl::StrContains(l, "finished"); },
-      absl::Minutes(4));
-  if (!mapped.ok()) return failed("waiting for the map stage", mapped.status());
+  if (auto s = WaitForStageCompleted(result.dir + "/events", 0, **driver, absl::Minutes(4)); !s.ok()) {
+    return failed("waiting for the map stage", s);
+  }
   auto exec1 = e2e::WaitForList(cp.admin(), absl::StrCat("/api/v1/namespaces/", group, "/pods"),
                                 "labelSelector=" + UrlEncode("spark-exec-id=1"),
                                 [](const std::vector<Json>& items) { return items.size() == 1; });
@@ -214,6 +269,21 @@ absl::StatusOr<ScenarioResult> RunScenario(e2e::ControlPlane& cp, const Scenario
   if (code != 0) {
     return absl::InternalError(absl::StrCat("the Spark job ", code.has_value() ? "failed" : "did not end within 6 minutes",
                                             "; its log: ", result.dir, "/", group, "-driver.log"));
+  }
+  if (cluster) {  // spark-submit only watches the driver pod: its JVM's exit is the job's
+    bool driven = false;
+    for (const auto& [pod, end] : result.pods) {
+      if (!absl::EndsWith(pod, "-driver")) continue;
+      driven = true;
+      result.driver_node = end.node;
+      const std::string name = pod.substr(pod.find('/') + 1);
+      result.driver_log = absl::StrCat(result.dir, "/pods/", group, "_", name, "/", group, "_", name, ".log");
+      if (end.exit_code != 0) {
+        return absl::InternalError(absl::StrCat("the driver pod ", pod, " exited with ", end.exit_code, "; its log is under ",
+                                                result.dir, "/pods"));
+      }
+    }
+    if (!driven) return failed("the driver pod", absl::NotFoundError("the runner ran no driver pod"));
   }
   std::string log;
   for (const auto& entry : std::filesystem::directory_iterator(result.dir + "/events")) log = entry.path();

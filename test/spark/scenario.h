@@ -4,9 +4,13 @@
 //   1. Three spot nodes of the cloud's kind (AKS or EKS) of the run's own; spotguard-extender
 //      and spotguard-scheduler (kube-scheduler calling it) place the executors under every
 //      handler, so placement is the same and only the handling of the notice differs.
-//   2. spark-submit in client mode on this machine: manifests/spark's spark-defaults.conf and
-//      executor template as shipped, three one-core executors, the shuffle job
-//      (ShuffleJob.java); the Spark pod runner runs the executors' JVMs.
+//   2. spark-submit on this machine with manifests/spark's spark-defaults.conf and pod
+//      templates as shipped, three one-core executors on the run's spot pool (its pool label as
+//      the executors' node selector, as a dedicated Spark pool is chosen), the shuffle job
+//      (ShuffleJob.java). Client mode: the driver runs here, outside the cluster (a notebook's
+//      kernel). Cluster mode: spark-submit creates the driver pod, which the driver template
+//      keeps to the run's on-demand node, running as the ServiceAccount of
+//      manifests/spark/driver-rbac.yaml. The Spark pod runner runs the pods' JVMs.
 //   3. Once the map stage is over, the node of executor 1 gets the cloud's notice — Azure: a
 //      Preempt with 30 s of notice from the Scheduled Events fake; AWS: a spot interruption
 //      2 minutes ahead from ec2-metadata-mock — and the handler for that node starts:
@@ -29,6 +33,7 @@ namespace spotguard::spark {
 
 enum class Cloud { kAzure, kAws };
 enum class Handler { kNone, kSpotguard, kNodeTerminationHandler };
+enum class DeployMode { kClient, kCluster };
 
 const char* CloudName(Cloud c);      // "azure", "aws"
 const char* HandlerName(Handler h);  // "none", "spotguard", "aws-node-termination-handler"
@@ -36,6 +41,7 @@ const char* HandlerName(Handler h);  // "none", "spotguard", "aws-node-terminati
 struct ScenarioOptions {
   Cloud cloud = Cloud::kAzure;
   Handler handler = Handler::kSpotguard;
+  DeployMode deploy_mode = DeployMode::kClient;
   std::string spark_home;  // SparkHome()
   std::string jar;         // BuildShuffleJobJar()
   // The job: the reduce stage must outlast the notice (default: 12 reduces of 10 s on Azure,
@@ -49,6 +55,8 @@ struct ScenarioOptions {
 struct ScenarioResult {
   SparkOutcome outcome;
   std::string doomed;                                  // the node taken
+  std::string driver_node;                             // cluster mode: where the driver pod ran
+  std::string driver_log;                              // cluster mode: the driver pod's JVM's output
   std::map<std::string, SparkPodRunner::PodEnd> pods;  // what the runner saw of each pod
   std::string dir;                                     // logs: the driver's, each JVM's, the event log
 };
