@@ -4,6 +4,13 @@
 #   (the manifests refer to this image; the DaemonSet runs spotguard-agent, the Deployment
 #    spotguard-extender)
 #
+# The build stage compiles both daemons. BINARIES=prebuilt takes them instead from the build
+# context "host-bin", a directory holding stripped spotguard-agent and spotguard-extender built
+# on Debian bookworm with scripts/deps.sh's packages (scripts/build-image.sh passes the host
+# build's, so make test compiles once), and skips the build stage:
+#   docker build --build-arg BINARIES=prebuilt --build-context host-bin=DIR -t ... .
+ARG BINARIES=build
+
 # Build stage: Debian's packages, exactly as scripts/deps.sh installs them for development.
 FROM debian:bookworm AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -13,6 +20,8 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
       libssl-dev zlib1g-dev libbrotli-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Unset: ninja's default parallelism.
+ARG CMAKE_BUILD_PARALLEL_LEVEL
 COPY CMakeLists.txt ./
 COPY proto proto
 COPY common common
@@ -23,6 +32,11 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
  && cmake --build /build --target spotguard-agent spotguard-extender \
  && strip /build/bin/spotguard-agent /build/bin/spotguard-extender
 
+FROM scratch AS prebuilt
+COPY --from=host-bin spotguard-agent spotguard-extender /build/bin/
+
+FROM ${BINARIES} AS binaries
+
 # Runtime stage: the shared libraries the binaries link, nothing else; no shell tools needed.
 FROM debian:bookworm-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -30,7 +44,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
       libsimdjson14 libyaml-cpp0.7 libssl3 zlib1g libbrotli1 \
       libabsl20220623 \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /build/bin/spotguard-agent /build/bin/spotguard-extender /usr/local/bin/
+COPY --from=binaries /build/bin/spotguard-agent /build/bin/spotguard-extender /usr/local/bin/
 # Non-root (the DaemonSet needs hostNetwork, not root).
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/spotguard-extender"]

@@ -19,6 +19,9 @@ PACKAGES=(
   prometheus yamllint
   # a real Spark (scripts/fetch-spark.sh): its JVM, and pip to fetch it from PyPI
   openjdk-17-jdk-headless python3-pip
+  # the image (scripts/build-image.sh): buildah builds the Dockerfile without a daemon,
+  # debootstrap makes its Debian base images
+  buildah debootstrap
 )
 GO_MIN=1.26
 
