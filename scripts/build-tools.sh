@@ -8,6 +8,7 @@
 #   helm                                     (helm.sh/helm/v3)
 #   ec2-metadata-mock                        (github.com/aws/amazon-ec2-metadata-mock)
 #   node-termination-handler                 (github.com/aws/aws-node-termination-handler; bench only)
+#   spark-operator, and its chart with CRDs  (github.com/kubeflow/spark-operator/v2)
 # Prints nothing but a summary when everything is already cached.
 #
 # Usage: scripts/build-tools.sh [--print-dir]
@@ -99,6 +100,37 @@ go 1.22
 require github.com/aws/aws-node-termination-handler $NTH_VERSION" \
   "github.com/aws/aws-node-termination-handler/cmd" \
   "-s -w"
+
+# The Kubeflow Spark operator's controller, and its Helm chart (crds/: the SparkApplication,
+# ScheduledSparkApplication and SparkConnect CRDs, the same files as config/crd/bases; the RBAC
+# templates). Its go.mod requires k8s.io/* v0.33 but replaces them all with v0.32.5; a wrapper
+# module ignores its dependencies' replaces, so the block is copied and the binary links the
+# k8s.io/* the release was built and tested with.
+so_dir="$TOOLS_DIR/spark-operator-$SPARK_OPERATOR_VERSION"
+so_chart="$TOOLS_DIR/spark-operator-chart-$SPARK_OPERATOR_VERSION"
+so_pkgs="github.com/kubeflow/spark-operator/v2/cmd/operator"
+if [ "$(cat "$so_dir/.complete" 2>/dev/null)" != "$so_pkgs" ] || [ ! -f "$so_chart/.complete" ]; then
+  so_json=$(go mod download -json "github.com/kubeflow/spark-operator/v2@$SPARK_OPERATOR_VERSION")
+  so_gomod=$(sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' <<<"$so_json")
+  so_src=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' <<<"$so_json")
+  [ -n "$so_src" ] || { echo "build-tools: cannot download github.com/kubeflow/spark-operator/v2@$SPARK_OPERATOR_VERSION" >&2; exit 1; }
+  build_module spark-operator "spark-operator-$SPARK_OPERATOR_VERSION" "module spotguard.local/tools/spark-operator
+
+go 1.26.0
+
+require github.com/kubeflow/spark-operator/v2 $SPARK_OPERATOR_VERSION
+
+$(sed -n '/^replace (/,/^)/p' "$so_gomod")" \
+    "$so_pkgs" \
+    "-s -w -X k8s.io/component-base/version.gitVersion=$SPARK_OPERATOR_VERSION -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z"
+  # The module cache's copy is read-only: make ours writable, so a later rebuild can remove it.
+  if [ ! -f "$so_chart/.complete" ]; then
+    rm -rf "$so_chart.tmp" && cp -r "$so_src/charts/spark-operator-chart" "$so_chart.tmp" && chmod -R u+w "$so_chart.tmp"
+    [ -f "$so_chart.tmp/crds/sparkoperator.k8s.io_sparkapplications.yaml" ] \
+      || { echo "build-tools: spark-operator $SPARK_OPERATOR_VERSION's chart has no SparkApplication CRD" >&2; exit 1; }
+    rm -rf "$so_chart" && mv "$so_chart.tmp" "$so_chart" && touch "$so_chart/.complete"
+  fi
+fi
 # kwok's stages: nodes become Ready at once and keep a lease; pods run at once; a deleted
 # pod disappears within its grace period (kwok's "general" pod-delete stage: somewhere between
 # 1 s and its deletionTimestamp, as a real container exits somewhere inside its grace). Pods
@@ -158,6 +190,7 @@ aemm_dir="$TOOLS_DIR/ec2-metadata-mock-$AEMM_VERSION"
 [ -f "$aemm_dir/cmd" ] && mv "$aemm_dir/cmd" "$aemm_dir/ec2-metadata-mock"
 nth_dir="$TOOLS_DIR/node-termination-handler-$NTH_VERSION"
 [ -f "$nth_dir/cmd" ] && mv "$nth_dir/cmd" "$nth_dir/node-termination-handler"
+[ -f "$so_dir/operator" ] && mv "$so_dir/operator" "$so_dir/spark-operator"
 
 # A real Spark for the Spark tests and benchmarks (SPARK_HOME: the path fetch-spark.sh prints).
 spark_home=$("$here/fetch-spark.sh")
@@ -166,7 +199,7 @@ echo "build-tools: Spark $SPARK_VERSION in $spark_home"
 # One directory of links, so everything else needs only $TOOLS_DIR/bin on PATH.
 rm -rf "$TOOLS_DIR/bin"; mkdir -p "$TOOLS_DIR/bin"
 for d in "kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "helm-$HELM_VERSION" "kwok-$KWOK_VERSION" "ec2-metadata-mock-$AEMM_VERSION" \
-         "node-termination-handler-$NTH_VERSION"; do
+         "node-termination-handler-$NTH_VERSION" "spark-operator-$SPARK_OPERATOR_VERSION"; do
   for b in "$TOOLS_DIR/$d"/*; do [ -x "$b" ] || continue; ln -sf "$b" "$TOOLS_DIR/bin/$(basename "$b")"; done
 done
 echo "build-tools: binaries in $TOOLS_DIR/bin"

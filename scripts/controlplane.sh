@@ -15,7 +15,7 @@
 #       __KUBECONFIG__ in FILE is replaced by the scheduler's own kubeconfig (user
 #       system:kube-scheduler, bound by the API server's bootstrap RBAC).
 #   scripts/controlplane.sh down DIR
-#       Stops everything started in DIR. Safe to call twice.
+#       Stops everything started in DIR (scripts/spark-operator.sh's operator too). Safe to call twice.
 #
 # Binaries, etcd included, come from scripts/build-tools.sh (cache keyed by scripts/versions.sh).
 set -euo pipefail
@@ -273,7 +273,7 @@ PY
 cmd_down() {
   [ -d "$DIR/pids" ] || return 0
   local self_watchdog=""
-  for name in kube-scheduler kwok kube-controller-manager kube-apiserver etcd; do stop_pid_file "$DIR/pids/$name.pid"; done
+  for name in spark-operator kube-scheduler kwok kube-controller-manager kube-apiserver etcd; do stop_pid_file "$DIR/pids/$name.pid"; done
   # The watchdog may be the one calling 'down'; stopping it last is harmless either way.
   if [ -f "$DIR/pids/watchdog.pid" ]; then
     self_watchdog=$(cat "$DIR/pids/watchdog.pid")

@@ -17,6 +17,11 @@ PROMETHEUS_OPERATOR_VERSION=v0.85.0
 # cert-manager's CRDs (Issuer, Certificate) for manifests/components/cert-manager, from its
 # module on the proxy, so make test can dry-run the component against the real API server.
 CERT_MANAGER_VERSION=v1.16.2
+# The Kubeflow Spark operator's controller (module github.com/kubeflow/spark-operator/v2, main
+# package cmd/operator) and its chart (CRDs, RBAC), for SparkApplications. v2.5.2 is its newest
+# release; the module proxy serves it, though it refuses the module's version list (403), so
+# `go list -m -versions` shows nothing and a new version must be named exactly.
+SPARK_OPERATOR_VERSION=v2.5.2
 
 # A complete Spark, from the deps/ folder of PyPI's pyspark source distribution
 # (scripts/fetch-spark.sh): bin/spark-submit, and spark-kubernetes_2.13 with fabric8's client.
