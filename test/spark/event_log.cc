@@ -157,7 +157,12 @@ class Analysis {
         it->second = {attempt, info.at("Number of Tasks").get<int64_t>()};
       }
     } else if (event == "SparkListenerStageCompleted") {
-      if (e.at("Stage Info").contains("Failure Reason")) ++out_.failed_stage_attempts;
+      const Json& info = e.at("Stage Info");
+      if (info.contains("Failure Reason")) {
+        ++out_.failed_stage_attempts;
+      } else {
+        out_.stages_completed.insert(info.at("Stage ID").get<int64_t>());
+      }
     } else if (event == "SparkListenerTaskStart") {
       ++out_.tasks_launched;
     } else if (event == "SparkListenerTaskEnd") {

@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,8 @@ struct SparkOutcome {
   int64_t stage_retries = 0;
   // StageCompleted events carrying a "Failure Reason".
   int64_t failed_stage_attempts = 0;
+  // Stage IDs with a StageCompleted event carrying none.
+  std::set<int64_t> stages_completed;
 
   // Work redone: successful ShuffleMapTask attempts for a (stage ID, partition) that had
   // already succeeded in an earlier attempt (its output having been lost with an executor).

@@ -73,6 +73,7 @@ TEST(EventLogTest, CleanRunNeedsNoMoreThanTheMinimum) {
   EXPECT_EQ(o->tasks_resubmitted, 0);
   EXPECT_EQ(o->stages, 2);
   EXPECT_EQ(o->stage_attempts, 2);
+  EXPECT_THAT(o->stages_completed, testing::ElementsAre(0, 1));
   EXPECT_EQ(o->stage_retries, 0);
   EXPECT_EQ(o->failed_stage_attempts, 0);
   EXPECT_EQ(o->map_outputs_recomputed, 0);
@@ -180,6 +181,7 @@ TEST(EventLogTest, InProgressLogWithCutLastLine) {
   ASSERT_EQ(o->jobs.size(), 1u);
   EXPECT_EQ(o->jobs[0].result, "");
   EXPECT_EQ(o->tasks_succeeded, 12);  // the map stage, and no reduce task yet
+  EXPECT_THAT(o->stages_completed, testing::ElementsAre(0));
   EXPECT_EQ(o->min_tasks, 24);        // both stages were submitted
   EXPECT_THAT(Summary(*o), HasSubstr(", incomplete"));
 }

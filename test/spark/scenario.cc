@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -97,15 +96,8 @@ absl::Status WaitForStageCompleted(const std::string& dir, int stage, Process& s
   for (absl::Time end = absl::Now() + timeout; absl::Now() < end; absl::SleepFor(absl::Milliseconds(200))) {
     if (!submit.running()) return absl::AbortedError("spark-submit exited before it");
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      std::ifstream in(entry.path());
-      for (std::string line; std::getline(in, line);) {
-        if (!absl::StrContains(line, "SparkListenerStageCompleted")) continue;
-        Json event = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-        if (event.is_object() && event.value("Event", "") == "SparkListenerStageCompleted" &&
-            event["Stage Info"].value("Stage ID", -1) == stage) {
-          return absl::OkStatus();
-        }
-      }
+      auto outcome = AnalyzeEventLog(entry.path());
+      if (outcome.ok() && outcome->stages_completed.contains(stage)) return absl::OkStatus();
     }
   }
   return absl::DeadlineExceededError(absl::StrCat("stage ", stage, " did not complete within ", absl::FormatDuration(timeout)));
