@@ -21,6 +21,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.sh"
+. "$here/stop-pid-file.sh"
 PATH="$TOOLS_DIR/bin:$PATH"
 
 die() { echo "controlplane: $*" >&2; exit 1; }
@@ -42,18 +43,6 @@ start() {
   local name=$1; shift
   setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 &
   echo $! >"$DIR/pids/$name.pid"
-}
-
-stop_pid_file() {
-  local f=$1 pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
 }
 
 kubectl_admin() { kubectl --kubeconfig "$DIR/kubeconfig" "$@"; }

@@ -7,7 +7,9 @@
 #       in namespace spark-operator for the controller; spark-operator-spark in NAMESPACE for the
 #       drivers), then starts 'spark-operator controller start' watching NAMESPACE (default
 #       spark) only, without webhook or leader election, as that ServiceAccount. Returns once its
-#       controllers run. Log: DIR/logs/spark-operator.log; 'controlplane.sh down DIR' stops it.
+#       controllers run. Log: DIR/logs/spark-operator.log.
+#   scripts/spark-operator.sh down DIR
+#       Stops it (its CRDs and RBAC stay); 'controlplane.sh down DIR' does too.
 #
 # How the operator submits: it execs $SPARK_HOME/bin/spark-submit with its own environment and
 # --master k8s://https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; spark-submit's
@@ -20,12 +22,18 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.sh"
+. "$here/stop-pid-file.sh"
 PATH="$TOOLS_DIR/bin:$PATH"
 
 die() { echo "spark-operator: $*" >&2; exit 1; }
 
-[ $# -ge 2 ] && [ "$1" = up ] || { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 2 ] && { [ "$1" = up ] || [ "$1" = down ]; } || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 DIR=$(cd "$2" && pwd); ns=${3:-spark}
+if [ "$1" = down ]; then
+  stop_pid_file "$DIR/pids/spark-operator.pid"
+  [ ! -f "$DIR/controlplane.env" ] || sed -i '/^SPARK_OPERATOR_NAMESPACE=/d' "$DIR/controlplane.env"
+  exit 0
+fi
 [ -f "$DIR/controlplane.env" ] || die "no control plane in $DIR; run 'scripts/controlplane.sh up $DIR' first"
 [ -f "$DIR/pids/spark-operator.pid" ] && die "$DIR already runs a Spark operator"
 chart="$TOOLS_DIR/spark-operator-chart-$SPARK_OPERATOR_VERSION"
@@ -39,9 +47,14 @@ k() { kubectl --kubeconfig "$DIR/kubeconfig" "$@"; }
 for n in spark-operator "$ns"; do k get namespace "$n" >/dev/null 2>&1 || k create namespace "$n" >/dev/null; done
 # Server-side: each CRD is some 0.8 MB, past the 256 KiB annotation client-side apply writes.
 k apply --server-side -f "$chart/crds/" >/dev/null
-k wait --for condition=Established --timeout 60s \
-  crd/sparkapplications.sparkoperator.k8s.io crd/scheduledsparkapplications.sparkoperator.k8s.io \
-  crd/sparkconnects.sparkoperator.k8s.io >/dev/null
+# 'kubectl wait --for condition=...' fails outright on a CRD that has no conditions yet.
+deadline=$((SECONDS + 60))
+for crd in sparkapplications scheduledsparkapplications sparkconnects; do
+  until [ "$(k get "crd/$crd.sparkoperator.k8s.io" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" = True ]; do
+    [ $SECONDS -lt $deadline ] || die "CRD $crd.sparkoperator.k8s.io not Established within 60 s"
+    sleep 0.2
+  done
+done
 # The chart's own RBAC and ServiceAccounts, rendered as a Helm install with these values would.
 helm template spark-operator "$chart" --namespace spark-operator \
   --set "spark.jobNamespaces={$ns}" --set webhook.enable=false --set controller.leaderElection.enable=false \
