@@ -1,12 +1,13 @@
 // A real Spark job through an Azure Preempt, with spotguard and without (test/spark/scenario.h):
 // a driver creates its executor pods through the real API server with manifests/spark as
 // shipped — in client mode from this machine, in cluster mode from its own pod on an on-demand
-// node — spotguard-scheduler places them on the spot pool's kwok nodes, the Spark pod runner
+// node, submitted by spark-submit or by the Kubeflow Spark operator — spotguard-scheduler places them on the spot pool's kwok nodes, the Spark pod runner
 // runs their JVMs; in the middle of the shuffle's reduce stage executor 1's node gets a
 // Preempt with 30 s of notice, and at its NotBefore the VM is taken.
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "common/kube/resources.h"
 #include "gtest/gtest.h"
 #include "test/e2e/controlplane.h"
 #include "test/spark/scenario.h"
@@ -38,6 +39,26 @@ class SparkE2E : public E2ETest {
 
   spark::ScenarioOptions options_;
 };
+
+// A driver pod's run: its pods made from the shipped templates (their labels and scheduler),
+// the driver on the on-demand node, the doomed executor decommissioned, no map output
+// recomputed, and everything the driver asked of the API server its Role allowed.
+void ExpectDriverPodOnDemandAndNothingRecomputed(const spark::ScenarioResult& r) {
+  ASSERT_FALSE(r.doomed.empty());
+  EXPECT_EQ(kube::StringAt(r.driver_pod, {"metadata", "labels", "spotguard.io/workload"}), "spark-driver");
+  EXPECT_EQ(kube::StringAt(r.driver_pod, {"spec", "schedulerName"}), "spotguard-scheduler");
+  ASSERT_FALSE(r.executor_pods.empty());
+  for (const kube::Json& pod : r.executor_pods) {
+    EXPECT_EQ(kube::StringAt(pod, {"metadata", "labels", "spotguard.io/workload"}), "spark-executor");
+    EXPECT_EQ(kube::StringAt(pod, {"spec", "schedulerName"}), "spotguard-scheduler");
+  }
+  EXPECT_TRUE(absl::EndsWith(r.driver_node, "-ondemand")) << "the driver ran on " << r.driver_node;
+  EXPECT_EQ(r.outcome.map_outputs_recomputed, 0);
+  EXPECT_EQ(r.outcome.executors_decommissioned, 1);
+  std::ifstream log(r.driver_log);
+  ASSERT_TRUE(log.good()) << r.driver_log;
+  for (std::string line; std::getline(log, line);) EXPECT_FALSE(absl::StrContains(line, "is forbidden")) << line;
+}
 
 // Verifies spotguard decommissions the doomed node's executor inside Azure's 30 s: its
 // shuffle blocks migrate and no map output is recomputed. (Reduce tasks that start on other
@@ -79,14 +100,16 @@ TEST_F(SparkE2E, PreemptWithoutSpotguardRecomputesMapOutputs) {
 // Preempt still costs no map output.
 TEST_F(SparkE2E, ClusterModeDriverOnDemandPreemptWithSpotguardRecomputesNothing) {
   spark::ScenarioResult r = Run(spark::Handler::kSpotguard, spark::DeployMode::kCluster);
-  ASSERT_FALSE(r.doomed.empty());
-  EXPECT_TRUE(absl::EndsWith(r.driver_node, "-ondemand")) << "the driver ran on " << r.driver_node;
-  EXPECT_EQ(r.outcome.map_outputs_recomputed, 0);
-  EXPECT_EQ(r.outcome.executors_decommissioned, 1);
-  // Everything the driver asked of the API server, its Role allowed.
-  std::ifstream log(r.driver_log);
-  ASSERT_TRUE(log.good()) << r.driver_log;
-  for (std::string line; std::getline(log, line);) EXPECT_FALSE(absl::StrContains(line, "is forbidden")) << line;
+  ExpectDriverPodOnDemandAndNothingRecomputed(r);
+}
+
+// Verifies the Spark operator's setup as README gives it: a SparkApplication with
+// spark-defaults.conf's keys in spec.sparkConf and the shipped templates in
+// spec.driver/executor.template, submitted by the real operator — driver on the on-demand
+// node, executors decommissioned through the Preempt, nothing recomputed.
+TEST_F(SparkE2E, OperatorSparkApplicationPreemptWithSpotguardRecomputesNothing) {
+  spark::ScenarioResult r = Run(spark::Handler::kSpotguard, spark::DeployMode::kOperator);
+  ExpectDriverPodOnDemandAndNothingRecomputed(r);
 }
 
 }  // namespace

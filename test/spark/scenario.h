@@ -10,7 +10,10 @@
 //      (ShuffleJob.java). Client mode: the driver runs here, outside the cluster (a notebook's
 //      kernel). Cluster mode: spark-submit creates the driver pod, which the driver template
 //      keeps to the run's on-demand node, running as the ServiceAccount of
-//      manifests/spark/driver-rbac.yaml. The Spark pod runner runs the pods' JVMs.
+//      manifests/spark/driver-rbac.yaml. Operator mode: the same driver from a SparkApplication
+//      the Kubeflow Spark operator submits (scripts/spark-operator.sh, watching the run's
+//      namespace), written as README says (spark-defaults.conf in spec.sparkConf, the pod
+//      templates in spec.driver/executor.template). The Spark pod runner runs the pods' JVMs.
 //   3. Once the map stage is over, the node of executor 1 gets the cloud's notice — Azure: a
 //      Preempt with 30 s of notice from the Scheduled Events fake; AWS: a spot interruption
 //      2 minutes ahead from ec2-metadata-mock — and the handler for that node starts:
@@ -22,6 +25,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "test/e2e/controlplane.h"
@@ -33,7 +37,7 @@ namespace spotguard::spark {
 
 enum class Cloud { kAzure, kAws };
 enum class Handler { kNone, kSpotguard, kNodeTerminationHandler };
-enum class DeployMode { kClient, kCluster };
+enum class DeployMode { kClient, kCluster, kOperator };
 
 const char* CloudName(Cloud c);      // "azure", "aws"
 const char* HandlerName(Handler h);  // "none", "spotguard", "aws-node-termination-handler"
@@ -55,8 +59,10 @@ struct ScenarioOptions {
 struct ScenarioResult {
   SparkOutcome outcome;
   std::string doomed;                                  // the node taken
-  std::string driver_node;                             // cluster mode: where the driver pod ran
-  std::string driver_log;                              // cluster mode: the driver pod's JVM's output
+  std::string driver_node;                             // cluster/operator mode: where the driver pod ran
+  std::string driver_log;                              // cluster/operator mode: the driver pod's JVM's output
+  kube::Json driver_pod;                               // cluster/operator mode: the driver pod, as created
+  std::vector<kube::Json> executor_pods;               // the executor pods when the notice came
   std::map<std::string, SparkPodRunner::PodEnd> pods;  // what the runner saw of each pod
   std::string dir;                                     // logs: the driver's, each JVM's, the event log
 };
