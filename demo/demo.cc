@@ -166,6 +166,19 @@ absl::Status RealSpark(e2e::ControlPlane& cp, const e2e::RunningExtender& ext) {
                         without.map_outputs_recomputed, without.executor_seconds_lost,
                         absl::ToDoubleSeconds(without.job_duration)));
   }
+  // What the lines claim, checked: a run that contradicts them fails the demo.
+  std::vector<std::string> contradicted;
+  for (const Arm& a : arms) {
+    const int recomputed = a.result->outcome.map_outputs_recomputed;
+    if ((a.handler == spark::Handler::kSpotguard) != (recomputed == 0)) {
+      contradicted.push_back(absl::StrCat(spark::CloudName(a.cloud), " ", spark::HandlerName(a.handler), ": ", recomputed,
+                                          " map tasks recomputed (logs in ", a.result->dir, ")"));
+    }
+  }
+  if (!contradicted.empty()) {
+    Say("  ERROR: spotguard recomputed map outputs, or going without it did not");
+    return absl::InternalError(absl::StrCat("the side-by-side contradicts spotguard's claim: ", absl::StrJoin(contradicted, "; ")));
+  }
   return absl::OkStatus();
 }
 
