@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
+#include "extender/risk/model.h"
 
 namespace spotguard::extender {
 
@@ -54,11 +55,11 @@ struct Config {
   int on_demand_score = 5;
   int spread_weight = 4;
   bool score_all_pods = false;
-  // Risk model
-  absl::Duration risk_half_life = absl::Hours(6);
-  absl::Duration risk_horizon = absl::Hours(1);
-  double risk_prior_evictions = 1;
-  double risk_prior_hours = 100;
+  // Risk model (defaults: risk::RiskParams)
+  absl::Duration risk_half_life = risk::RiskParams{}.half_life;
+  absl::Duration risk_horizon = risk::RiskParams{}.horizon;
+  double risk_prior_evictions = risk::RiskParams{}.prior_evictions;
+  double risk_prior_hours = risk::RiskParams{}.prior_hours;
   double rebalance_risk = 0.5;
   std::string risk_configmap = "spotguard-risk";
   absl::Duration persist_interval = absl::Minutes(1);
