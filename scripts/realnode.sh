@@ -82,7 +82,11 @@ stop() {
   rm -f "$f"
 }
 
-alive() { local f="$NODE_RUN/pids/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+# alive NAME: its process runs (a killed one may linger as a zombie until init reaps it).
+alive() {
+  local f="$NODE_RUN/pids/$1.pid"
+  [ -f "$f" ] && [ "$(cut -d' ' -f3 "/proc/$(cat "$f")/stat" 2>/dev/null)" != Z ] && [ -e "/proc/$(cat "$f")" ]
+}
 
 # until_true SECONDS NAME CMD...: runs CMD every 0.2 s until it succeeds; fails when the
 # process NAME exits or SECONDS pass, with the end of its log.
@@ -120,10 +124,11 @@ find_images() {
 build_images() (
   key=$1
   work=$(mktemp -d "${TMPDIR:-/tmp}/spotguard-realnode-images-XXXXXX")
-  made_var_lib=1; [ -e /var/lib/containers ] && made_var_lib=0
   bah=(buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs)
-  # buildah keeps a blob-info cache in /var/lib/containers whatever --root says.
-  trap '"${bah[@]}" rm --all >/dev/null 2>&1 || true; rm -rf "$work"; [ $made_var_lib = 0 ] || rm -rf /var/lib/containers' EXIT
+  # buildah keeps a blob-info cache in /var/lib/containers and a lock in /etc/cni/net.d
+  # whatever --root says: removed again when this run made them.
+  made=(); for d in /var/lib/containers /etc/cni; do [ -e "$d" ] || made+=("$d"); done
+  trap '"${bah[@]}" rm --all >/dev/null 2>&1 || true; rm -rf "$work" "${made[@]}"' EXIT
   mkdir -p "$work/pause" "$work/busybox/bin" "$IMAGE_CACHE"
   gcc -Os -Wall -Werror -static -DVERSION="$KUBERNETES_VERSION-spotguard" -o "$work/pause/pause" "$PAUSE_C" \
     || die "gcc could not build $PAUSE_C statically (libc6-dev: scripts/deps.sh)"
@@ -417,9 +422,13 @@ teardown() (
   owner_dir=$(cat "$NODE_RUN/owner" 2>/dev/null || true)
   [ -n "$owner_dir" ] && [ -f "$owner_dir/kubeconfig" ] && kc="$owner_dir/kubeconfig"
   if [ -n "$kc" ] && alive kubelet && kubectl --kubeconfig "$kc" get --raw /readyz >/dev/null 2>&1; then
-    # Pods end as in a cluster (preStop hooks, grace), 30 s at most; the rest is killed below.
+    # Pods end as in a cluster (preStop hooks, grace) while kubelet lives, 30 s at most; the
+    # rest is killed below.
+    local pods=(kubectl --kubeconfig "$kc" get pods --all-namespaces --field-selector "spec.nodeName=$NODE_NAME" -o name)
     kubectl --kubeconfig "$kc" delete pods --all-namespaces --field-selector "spec.nodeName=$NODE_NAME" \
-      --timeout 30s >/dev/null 2>&1 || true
+      --wait=false >/dev/null 2>&1
+    local deadline=$((SECONDS + 30))
+    while [ $SECONDS -lt $deadline ] && alive kubelet && [ -n "$("${pods[@]}" 2>/dev/null)" ]; do sleep 0.5; done
   fi
   stop kubelet
   stop containerd
@@ -454,7 +463,9 @@ teardown() (
   fi
   # Files kubelet and CNI keep at fixed paths.
   find /var/log/containers -maxdepth 1 -type l -lname "$NODE_ROOT/*" -delete 2>/dev/null || true
-  rm -f /var/lib/cni/results/"$CNI_NETWORK"-* 2>/dev/null || true
+  # libcni's cached results of the node's sandboxes (its network and containerd's loopback):
+  # those naming a network namespace below $NODE_RUN.
+  grep -l -F "$NODE_RUN/" /var/lib/cni/results/* 2>/dev/null | xargs -r rm -f
   if [ -f "$NODE_RUN/created-dirs" ]; then
     while read -r d; do
       case $d in

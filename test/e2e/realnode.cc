@@ -39,6 +39,12 @@ constexpr const char* kSysctls[] = {"vm/overcommit_memory", "vm/panic_on_oom",  
                                     "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes",
                                     "net/ipv4/ip_forward"};
 
+// Paths outside the node's own directories that kubelet, containerd, CNI plugins and buildah
+// create when missing.
+constexpr const char* kFixedPaths[] = {"/run/containerd",     "/var/lib/cni", "/var/log/containers",
+                                       "/var/log/pods",       "/etc/cni",     "/opt/containerd",
+                                       "/run/netns",          "/var/lib/containers", "/etc/containerd"};
+
 // Mount points of every cgroup hierarchy (v1 and v2).
 std::vector<std::string> CgroupHierarchies() {
   std::vector<std::string> out;
@@ -89,6 +95,10 @@ HostState CaptureHostState() {
       }
     }
   }
+  std::error_code ec;
+  for (const char* p : kFixedPaths) {
+    if (fs::exists(p, ec)) s.paths.insert(p);
+  }
   for (const char* name : kSysctls) {
     s.sysctls[name] = std::string(absl::StripAsciiWhitespace(ReadFile(fs::path("/proc/sys") / name)));
   }
@@ -135,6 +145,15 @@ std::vector<std::string> Leftovers(const RealNode& node, const HostState& before
   for (const auto& [name, value] : now.sysctls) {
     if (before.sysctls.at(name) != value) {
       left.push_back(absl::StrCat("sysctl ", name, " = ", value, " (was ", before.sysctls.at(name), ")"));
+    }
+  }
+  for (const auto& p : now.paths) {
+    if (before.paths.count(p) == 0) left.push_back("path " + p + " (not there before)");
+  }
+  for (const auto& e : fs::directory_iterator("/var/lib/cni/results", ec)) {
+    std::string cached = ReadFile(e.path());
+    for (const auto& d : node.state_dirs) {
+      if (absl::StrContains(cached, d + "/")) left.push_back("CNI result " + e.path().string());
     }
   }
   for (const auto& d : node.state_dirs) {

@@ -36,17 +36,20 @@ struct RealNode {
 };
 
 // What a node changes on the host outside its own directories: CNI's and kubelet's iptables
-// chains (CNI-*, KUBE-*, both families) and the sysctls kubelet and CNI's bridge set.
+// chains (CNI-*, KUBE-*, both families), the sysctls kubelet and CNI's bridge set, and the
+// fixed paths kubelet, containerd, CNI and buildah create (/run/containerd, /var/lib/cni, ...).
 struct HostState {
   std::set<std::string> iptables_chains;  // "iptables nat CNI-1a2b..."
   std::map<std::string, std::string> sysctls;
+  std::set<std::string> paths;            // those of the fixed paths that exist
 };
 HostState CaptureHostState();
 
 // What `node` left on the host compared with `before`, one line each, read from /proc,
 // /sys and iptables independently of realnode.sh: kubelet, containerd, shim and runc
 // processes and any in its cgroups, mounts below its directories, its cgroups, its bridge,
-// new iptables chains, changed sysctls, its directories.
+// new iptables chains, changed sysctls, new fixed paths, CNI results naming its network
+// namespaces, its directories.
 std::vector<std::string> Leftovers(const RealNode& node, const HostState& before);
 
 }  // namespace spotguard::e2e
