@@ -331,6 +331,7 @@ cmd_up() {
   echo "$DIR" >"$NODE_RUN/owner"
   snapshot_host
   trap '[ $UP_OK = 1 ] || { log "up failed; tearing down (logs in $DIR/logs)"; teardown || true; }' EXIT
+  trap 'exit 130' INT TERM HUP
 
   local node_ip kubelet_port healthz_port
   node_ip=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
