@@ -15,7 +15,8 @@
 #       __KUBECONFIG__ in FILE is replaced by the scheduler's own kubeconfig (user
 #       system:kube-scheduler, bound by the API server's bootstrap RBAC).
 #   scripts/controlplane.sh down DIR
-#       Stops everything started in DIR (scripts/spark-operator.sh's operator too). Safe to call twice.
+#       Stops everything started in DIR (scripts/spark-operator.sh's operator and
+#       scripts/realnode.sh's real node too). Safe to call twice.
 #
 # Binaries, etcd included, come from scripts/build-tools.sh (cache keyed by scripts/versions.sh).
 set -euo pipefail
@@ -96,6 +97,8 @@ make_pki() {
   sign admin "/O=system:masters/CN=spotguard-test-admin"
   sign scheduler "/CN=system:kube-scheduler"
   sign controller-manager "/CN=system:kube-controller-manager"
+  # The API server's own client certificate for kubelets (logs, exec, port-forward), as kubeadm's.
+  sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
   openssl genrsa -out "$p/sa.key" 2048 2>/dev/null
   openssl rsa -in "$p/sa.key" -pubout -out "$p/sa.pub" 2>/dev/null
 }
@@ -145,6 +148,7 @@ cmd_up() {
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
     --cert-dir "$DIR/pki" --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
     --client-ca-file "$DIR/pki/ca.crt" \
+    --kubelet-client-certificate "$DIR/pki/apiserver-kubelet-client.crt" --kubelet-client-key "$DIR/pki/apiserver-kubelet-client.key" \
     --authorization-mode RBAC \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
@@ -261,7 +265,10 @@ PY
 
 cmd_down() {
   [ -d "$DIR/pids" ] || return 0
-  local self_watchdog=""
+  local self_watchdog="" rc=0
+  # The real node first, while the API server can still see its pods deleted; the rest is
+  # stopped even when that fails.
+  if [ -f "$DIR/realnode/containerd.toml" ]; then "$here/realnode.sh" down "$DIR" || rc=1; fi
   for name in spark-operator kube-scheduler kwok kube-controller-manager kube-apiserver etcd; do stop_pid_file "$DIR/pids/$name.pid"; done
   # The watchdog may be the one calling 'down'; stopping it last is harmless either way.
   if [ -f "$DIR/pids/watchdog.pid" ]; then
@@ -269,6 +276,7 @@ cmd_down() {
     rm -f "$DIR/pids/watchdog.pid"
     [ "$self_watchdog" != "$$" ] && [ "$self_watchdog" != "$PPID" ] && kill -TERM -- "-$self_watchdog" 2>/dev/null || true
   fi
+  return $rc
 }
 
 [ $# -ge 2 ] || { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }

@@ -22,6 +22,9 @@ PACKAGES=(
   # the image (scripts/build-image.sh): buildah builds the Dockerfile without a daemon,
   # debootstrap makes its Debian base images
   buildah debootstrap
+  # the real node (scripts/realnode.sh): kubelet's container runtime and pod network, iptables
+  # for both, gcc's static libc for the pause image, busybox for the test image
+  containerd runc containernetworking-plugins iptables iproute2 gcc libc6-dev busybox-static
 )
 GO_MIN=1.26
 
