@@ -257,8 +257,14 @@ TEST_F(AgentE2E, AzureStartedEventWritesOnce) {
   ASSERT_TRUE(WaitNode(node.name, [](const Json& n) {
                 return !kube::StringAt(n, {"metadata", "annotations", "spotguard.io/agent"}).empty();
               }).ok());
-  const int writes_before = Writes();
-  EXPECT_GE(writes_before, 1);
+  // The agent counts its write once the API server has answered it, which can be after this
+  // test has seen the write: wait for the count too.
+  int writes_before = Writes();
+  for (const absl::Time end = absl::Now() + absl::Seconds(30); writes_before < 1 && absl::Now() < end;
+       writes_before = Writes()) {
+    StopSignal().WaitUntil(absl::Now() + absl::Milliseconds(100));
+  }
+  ASSERT_GE(writes_before, 1);
   const int from = PollCount(Metrics(*agent), "azure-scheduled-events");
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (PollCount(Metrics(*agent), "azure-scheduled-events") < from + 12 && absl::Now() < deadline) {
