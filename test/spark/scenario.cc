@@ -122,6 +122,11 @@ std::string SparkVersion(const std::string& spark_home) {
   return "unknown";
 }
 
+// A SparkApplication's state as the operator reports it ("" before it has one, or for null), and
+// whether the operator is done with it.
+std::string AppState(const Json& app) { return kube::StringAt(app, {"status", "applicationState", "state"}); }
+bool Final(absl::string_view state) { return state == "COMPLETED" || state == "FAILED" || state == "SUBMISSION_FAILED"; }
+
 // A YAML scalar: JSON's quoted string is one.
 std::string Quoted(absl::string_view s) { return Json(std::string(s)).dump(); }
 
@@ -306,21 +311,13 @@ absl::StatusOr<ScenarioResult> RunScenario(e2e::ControlPlane& cp, const Scenario
     if (!started.ok()) return failed("spark-submit", started.status());
     submit = std::move(*started);
   }
-  // The application's state as the operator reports it ("" before it has one).
-  auto app_state = [&]() -> absl::StatusOr<std::pair<std::string, std::string>> {
-    auto app = cp.admin().Get(absl::StrCat(app_path, "/", group));
-    if (!app.ok()) return app.status();
-    return std::pair(kube::StringAt(*app, {"status", "applicationState", "state"}),
-                     kube::StringAt(*app, {"status", "applicationState", "errorMessage"}));
-  };
   auto ended = [&]() -> absl::Status {
     if (!operated) return submit->running() ? absl::OkStatus() : absl::AbortedError("spark-submit exited before it");
-    auto state = app_state();
-    if (!state.ok()) return state.status();
-    if (state->first == "COMPLETED" || state->first == "FAILED" || state->first == "SUBMISSION_FAILED") {
-      return absl::AbortedError(absl::StrCat("the SparkApplication ended before it: ", state->first, " ", state->second));
-    }
-    return absl::OkStatus();
+    auto app = cp.admin().Get(absl::StrCat(app_path, "/", group));
+    if (!app.ok()) return app.status();
+    if (!Final(AppState(*app))) return absl::OkStatus();
+    return absl::AbortedError(absl::StrCat("the SparkApplication ended before it: ", AppState(*app), " ",
+                                           kube::StringAt(*app, {"status", "applicationState", "errorMessage"})));
   };
 
   // The map stage is over: its outputs are on the executors.
@@ -406,12 +403,8 @@ absl::StatusOr<ScenarioResult> RunScenario(e2e::ControlPlane& cp, const Scenario
   if (operated) {
     auto app = e2e::WaitForObject(
         cp.admin(), app_path, group,
-        [](const Json& a) {
-          const std::string state = kube::StringAt(a, {"status", "applicationState", "state"});
-          return state == "COMPLETED" || state == "FAILED" || state == "SUBMISSION_FAILED";
-        },
-        absl::Minutes(6));
-    const std::string state = app.ok() ? kube::StringAt(*app, {"status", "applicationState", "state"}) : "";
+        [](const Json& a) { return Final(AppState(a)); }, absl::Minutes(6));
+    const std::string state = app.ok() ? AppState(*app) : "";
     if (state != "COMPLETED") {
       job = absl::InternalError(absl::StrCat("the SparkApplication ", app.ok() ? "ended " + state : "did not end within 6 minutes",
                                              "; the operator's log: ", cp.dir(), "/logs/spark-operator.log"));
